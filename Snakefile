@@ -1,0 +1,31 @@
+# Polymorphism Is Rotation: a preregistered reproduction pipeline.
+# Run `snakemake --cores 2` for the offline default (config/config.yaml), or pass
+# `--configfile config/paper.yaml` for the paper's scale. See README.md.
+from snakemake.utils import min_version
+
+min_version("8.0")
+
+
+configfile: "config/config.yaml"
+
+
+include: "workflow/rules/common.smk"
+
+
+wildcard_constraints:
+    model=r"[A-Z]\d+",
+    which=r"best|final",
+
+
+include: "workflow/rules/train.smk"
+include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/bars.smk"
+include: "workflow/rules/figures.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        rules.training_curves.output,
+        rules.evaluate_toy.output,
+        rules.bars.output,

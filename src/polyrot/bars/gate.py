@@ -1,0 +1,121 @@
+"""Judging a bar's units against the preregistered threshold, writing and gating verdicts.
+
+Every bar (B now; P, C and Pr later) produces a list of *units* — each a dict with at least
+``value`` and optionally ``ci95`` — and calls ``write_verdict``. ``check`` reads verdict
+files back and decides the exit status of a gate target.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from polyrot import __version__, io
+from polyrot.prereg import Preregistration
+
+_COMPARE = {"<": lambda v, t: v < t, ">": lambda v, t: v > t}
+
+
+def judge_value(value: float, spec: dict[str, Any], ci95: Sequence[float] | None = None) -> dict[str, Any]:
+    """PASS/FAIL for one value under a bar spec (``comparison``, ``threshold``,
+    ``near_miss_factor``), with the ratio to the threshold and the flags."""
+    comparison, threshold = spec["comparison"], float(spec["threshold"])
+    if comparison not in _COMPARE:
+        raise ValueError(f"unknown comparison {comparison!r} in preregistration")
+    ok = bool(math.isfinite(value) and _COMPARE[comparison](value, threshold))
+    ratio = value / threshold if threshold != 0 else math.inf
+    # how far on the wrong side: >1 means failing, for both directions
+    miss = ratio if comparison == "<" else (threshold / value if value > 0 else math.inf)
+    out: dict[str, Any] = {
+        "verdict": "PASS" if ok else "FAIL",
+        "ratio_to_threshold": ratio,
+        "near_miss": (not ok) and miss <= float(spec.get("near_miss_factor", 1.0)),
+    }
+    if ci95 is not None:
+        lo, hi = float(ci95[0]), float(ci95[1])
+        out["uncertain"] = bool(lo <= threshold <= hi)
+    return out
+
+
+def judge_units(units: list[dict[str, Any]], spec: dict[str, Any]) -> dict[str, Any]:
+    """Judge each unit in place; the bar passes when every unit passes. The headline value
+    is the worst unit's."""
+    if not units:
+        raise ValueError("a bar needs at least one unit to judge")
+    for u in units:
+        u.update(judge_value(u["value"], spec, u.get("ci95")))
+    worst = max(units, key=lambda u: u["value"]) if spec["comparison"] == "<" else min(units, key=lambda u: u["value"])
+    failing = [u for u in units if u["verdict"] == "FAIL"]
+    return {
+        "verdict": "FAIL" if failing else "PASS",
+        "value": worst["value"],
+        "worst_unit": worst.get("unit"),
+        "ratio_to_threshold": worst["ratio_to_threshold"],
+        "near_miss": bool(failing) and all(u["near_miss"] for u in failing),
+        "uncertain": any(u.get("uncertain", False) for u in units),
+        "n_units": len(units),
+        "n_failing": len(failing),
+    }
+
+
+def write_verdict(
+    path: str | Path,
+    bar: str,
+    units: list[dict[str, Any]],
+    prereg: Preregistration,
+    config_hash: str,
+    inputs: Iterable[str | Path],
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Judge ``units`` against bar ``bar`` of ``prereg`` and write the verdict JSON atomically."""
+    spec = prereg.bar(bar)
+    summary = judge_units(units, spec)
+    record = {
+        "claim": f"bar_{bar}",
+        "bar": bar,
+        "name": spec.get("name"),
+        "statistic": spec.get("statistic"),
+        "comparison": spec["comparison"],
+        "threshold": float(spec["threshold"]),
+        **summary,
+        **(extra or {}),
+        "units": units,
+        "inputs": [str(p) for p in inputs],
+        "config_hash": config_hash,
+        "preregistration": prereg.provenance(),
+        "package_version": __version__,
+    }
+    io.write_json(path, record)
+    return record
+
+
+def describe(record: dict[str, Any]) -> str:
+    """One human line per verdict, plus its amendments."""
+    flags = [f for f in ("near_miss", "uncertain") if record.get(f)]
+    line = (
+        f"Bar {record['bar']}: {record['verdict']}  value {record['value']:.4g} {record['comparison']} "
+        f"{record['threshold']:.4g}? ratio {record['ratio_to_threshold']:.3g}  "
+        f"({record['n_failing']}/{record['n_units']} units failing{', ' + ', '.join(flags) if flags else ''})"
+    )
+    for a in record["preregistration"]["amendments"]:
+        line += f"\n    amended {a['date']}: {a['changes']} ({a['reason']})"
+    return line
+
+
+def check(paths: Iterable[str | Path], strict: bool, log: str | Path | None = None) -> int:
+    """Print every verdict (and append it to ``log``); return 1 if ``strict`` and any bar
+    failed, else 0."""
+    records = [io.read_json(p) for p in paths]
+    lines = [describe(r) for r in records]
+    failed = [r["bar"] for r in records if r["verdict"] != "PASS"]
+    status = 1 if failed and strict else 0
+    if status:
+        lines.append(f"strict_bars=true: failing bar(s) {', '.join(failed)}")
+    print("\n".join(lines), file=sys.stderr if status else sys.stdout)
+    if log is not None:
+        with open(log, "a") as fh:
+            fh.write("\n".join(lines) + "\n")
+    return status

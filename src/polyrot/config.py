@@ -1,0 +1,294 @@
+"""Configuration: schema validation with messages that name the key, and typed access.
+
+``load(raw)`` validates a config dict (as Snakemake or ``yaml.safe_load`` produced it)
+against ``config.schema.yaml``, checks the cross-field rules the schema cannot express,
+and returns a frozen ``Config``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import asdict, dataclass, field
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+
+class ConfigError(ValueError):
+    """A config that the schema or a cross-field rule refuses; the message names the key."""
+
+
+@dataclass(frozen=True)
+class TaskConfig:
+    """Dyck-3 sampling (SPEC §2)."""
+
+    train_min_len: int = 2
+    """Shortest training content length."""
+    train_max_len: int = 62
+    """Longest training content length."""
+    p_valid: float = 0.5
+    """Probability that a sequence's content is a valid Dyck string."""
+    p_open: float = 0.55
+    """Probability of opening a bracket while depth allows."""
+    analysis_n: int = 1024
+    """Sequences in the fixed analysis batch."""
+    analysis_seed: int = 20260501
+    """Generator seed of the analysis batch (identical for every model)."""
+    heldout_n: int = 512
+    """Sequences per held-out set (compositional, long)."""
+    heldout_seed: int = 20260502
+    """Generator seed of the held-out sets."""
+
+
+@dataclass(frozen=True)
+class CohortConfig:
+    """One cohort of independently seeded models."""
+
+    name: str
+    """One capital letter; model names are ``name + seed``."""
+    seeds: tuple[int, ...]
+    """Training seeds."""
+    anchor: int
+    """Reference seed (cross-seed comparisons are against it)."""
+    shared_io: bool
+    """Non-anchor seeds take the anchor's trained W_E and unembeddings, frozen."""
+
+    def model(self, seed: int) -> str:
+        return f"{self.name}{seed}"
+
+    @property
+    def models(self) -> list[str]:
+        return [self.model(s) for s in self.seeds]
+
+    @property
+    def anchor_model(self) -> str:
+        return self.model(self.anchor)
+
+
+@dataclass(frozen=True)
+class EarlyStop:
+    """Stop ``patience`` steps after the min held-out accuracy first reaches ``threshold``."""
+
+    threshold: float = 0.9999
+    """Min held-out accuracy (over heads and sets) that starts the countdown."""
+    patience: int = 10_000
+    """Steps trained after the threshold is first reached."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation of the toy transformer (SPEC §4)."""
+
+    steps: int = 60_000
+    """Maximum optimiser steps."""
+    batch_size: int = 512
+    """Sequences per step."""
+    lr: float = 3e-3
+    """Peak learning rate."""
+    warmup_steps: int = 500
+    """Linear warm-up steps."""
+    final_lr_fraction: float = 0.02
+    """The cosine decays to this fraction of the peak at ``steps``."""
+    betas: tuple[float, float] = (0.9, 0.95)
+    """AdamW betas."""
+    weight_decay: float = 1e-4
+    """AdamW decoupled weight decay."""
+    grad_clip: float = 1.0
+    """Maximum global gradient norm."""
+    checkpoint_every: int = 200
+    """Steps between checkpoints; held-out evaluation runs at each checkpoint."""
+    keep_all_checkpoints: bool = True
+    """Keep every checkpoint, or only the latest and the best."""
+    log_every: int = 50
+    """Steps between training-loss log rows."""
+    early_stop: EarlyStop | None = field(default_factory=EarlyStop)
+    """The early-stop rule, or None to always train ``steps`` steps."""
+    length_bucketing: bool = False
+    """Sort each data chunk by length so each batch is trimmed to its longest row."""
+    chunk_steps: int = 50
+    """Batches generated (and bucketed) together."""
+    device: str = "auto"
+    """``cpu``, ``cuda`` or ``auto``."""
+    amp: bool = True
+    """bf16 autocast on CUDA."""
+    threads: int = 1
+    """CPU threads per training job."""
+
+
+@dataclass(frozen=True)
+class BarBConfig:
+    """Sampling for Bar B (its threshold and epsilon live in preregistration.md)."""
+
+    n_samples: int = 10_000_000
+    """Sequences drawn from the training mixture."""
+    batch_size: int = 4096
+    """Sequences per forward pass."""
+    seed: int = 20260503
+    """Generator seed of the Bar B samples (identical for every model)."""
+    checkpoint: str = "best"
+    """Which checkpoint of each model is judged."""
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole validated configuration."""
+
+    results_dir: Path
+    """Where every output goes."""
+    preregistration: Path
+    """The preregistration document."""
+    preregistration_lock: Path
+    """Its lock file (hashes of registered and amendment blocks)."""
+    task: TaskConfig
+    cohorts: dict[str, CohortConfig]
+    train: TrainConfig
+    bar_b: BarBConfig
+    strict_bars: bool
+    raw: dict[str, Any] = field(repr=False, compare=False)
+    """The validated dict, for hashing and for Snakemake params."""
+
+    @property
+    def models(self) -> list[str]:
+        return [m for c in self.cohorts.values() for m in c.models]
+
+    def cohort_of(self, model: str) -> CohortConfig:
+        for c in self.cohorts.values():
+            if model in c.models:
+                return c
+        raise KeyError(f"model {model!r} is in no cohort of the config (models: {self.models})")
+
+    def seed_of(self, model: str) -> int:
+        return int(model[1:])
+
+    def model_dir(self, model: str) -> Path:
+        return self.results_dir / "toy" / "models" / model
+
+
+@cache
+def schema() -> dict[str, Any]:
+    text = resources.files("polyrot").joinpath("config.schema.yaml").read_text()
+    return yaml.safe_load(text)
+
+
+def _key(path: Any) -> str:
+    return ".".join(str(p) for p in path) or "<top level>"
+
+
+def _describe(error: jsonschema.ValidationError) -> str:
+    where = _key(error.absolute_path)
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        known = set(error.schema.get("properties", {}))
+        patterns = error.schema.get("patternProperties", {})
+        unknown = [k for k in error.instance if k not in known and not any(re.search(p, k) for p in patterns)]
+        prefix = "" if where == "<top level>" else where + "."
+        names = ", ".join(f"'{prefix}{k}'" for k in unknown)
+        hint = f" (allowed: {', '.join(sorted(known))})" if known else ""
+        return f"unknown config key {names}{hint}"
+    if error.validator == "required":
+        return f"config key '{where}': {error.message}"
+    if error.validator == "oneOf":
+        return f"config key '{where}': {error.instance!r} must be null or an object with threshold and patience"
+    return f"config key '{where}': {error.message}"
+
+
+def _coerce_booleans(raw: Any, node: dict[str, Any]) -> Any:
+    """``--config key=true`` reaches us as the string 'true': make it a bool where the
+    schema says boolean (and nowhere else)."""
+    if node.get("type") == "boolean" and isinstance(raw, str) and raw.lower() in ("true", "false"):
+        return raw.lower() == "true"
+    if isinstance(raw, dict):
+        props = node.get("properties", {})
+        pattern_nodes = list(node.get("patternProperties", {}).values())
+        for k, v in raw.items():
+            child = props.get(k) or (pattern_nodes[0] if pattern_nodes else None)
+            if child is not None:
+                raw[k] = _coerce_booleans(v, child)
+    return raw
+
+
+def validate(raw: dict[str, Any]) -> None:
+    """Raise ``ConfigError`` listing every schema violation and cross-field problem."""
+    validator = jsonschema.Draft202012Validator(schema())
+    errors = sorted(validator.iter_errors(raw), key=lambda e: list(map(str, e.absolute_path)))
+    problems = [_describe(e) for e in errors]
+    if not problems:
+        problems = _cross_field_problems(raw)
+    if problems:
+        raise ConfigError("invalid config:\n  - " + "\n  - ".join(problems))
+
+
+def _cross_field_problems(raw: dict[str, Any]) -> list[str]:
+    out = []
+    task, train = raw["task"], raw["train"]
+    if task["train_min_len"] > task["train_max_len"]:
+        out.append(
+            f"config key 'task.train_min_len' ({task['train_min_len']}) exceeds "
+            f"'task.train_max_len' ({task['train_max_len']})"
+        )
+    for name, c in raw["cohorts"].items():
+        if c["anchor"] not in c["seeds"]:
+            out.append(
+                f"config key 'cohorts.{name}.anchor' ({c['anchor']}) is not one of 'cohorts.{name}.seeds' {c['seeds']}"
+            )
+    if train["warmup_steps"] >= train["steps"]:
+        out.append(
+            f"config key 'train.warmup_steps' ({train['warmup_steps']}) must be smaller than 'train.steps' ({train['steps']})"
+        )
+    if train["checkpoint_every"] > train["steps"]:
+        out.append(
+            f"config key 'train.checkpoint_every' ({train['checkpoint_every']}) exceeds 'train.steps' ({train['steps']})"
+        )
+    return out
+
+
+def load(raw: dict[str, Any]) -> Config:
+    """Validate ``raw`` and return the typed config."""
+    raw = _coerce_booleans(json.loads(json.dumps(raw)), schema())  # plain, detached copy
+    validate(raw)
+    t = raw["train"]
+    es = t["early_stop"]
+    train = TrainConfig(
+        **{k: v for k, v in t.items() if k not in ("early_stop", "betas")},
+        betas=(float(t["betas"][0]), float(t["betas"][1])),
+        early_stop=None if es is None else EarlyStop(**es),
+    )
+    cohorts = {
+        name: CohortConfig(name=name, seeds=tuple(c["seeds"]), anchor=c["anchor"], shared_io=c["shared_io"])
+        for name, c in raw["cohorts"].items()
+    }
+    return Config(
+        results_dir=Path(raw["results_dir"]),
+        preregistration=Path(raw["preregistration"]["document"]),
+        preregistration_lock=Path(raw["preregistration"]["lock"]),
+        task=TaskConfig(**raw["task"]),
+        cohorts=cohorts,
+        train=train,
+        bar_b=BarBConfig(**raw["bars"]["B"]),
+        strict_bars=raw["strict_bars"],
+        raw=raw,
+    )
+
+
+def load_file(path: str | Path) -> Config:
+    """Read a YAML config file and ``load`` it."""
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"config file {path} does not exist")
+    return load(yaml.safe_load(path.read_text()) or {})
+
+
+def stable_hash(obj: Any) -> str:
+    """sha256 of the canonical JSON of ``obj`` (sorted keys)."""
+    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def as_dict(obj: Any) -> dict[str, Any]:
+    """A dataclass as a plain dict (for hashing and sidecars)."""
+    return asdict(obj)

@@ -1,0 +1,14 @@
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+os.environ.setdefault("TQDM_DISABLE", "1")
+torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="session")
+def repo() -> Path:
+    return REPO

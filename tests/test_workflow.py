@@ -1,0 +1,146 @@
+"""Integration: the Snakemake DAG on config/test.yaml in a temporary copy of the repo."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+pytestmark = pytest.mark.integration
+SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+
+
+def copy_workflow(repo: Path, dest: Path) -> Path:
+    for name in ("Snakefile", "preregistration.md", "preregistration.lock"):
+        shutil.copy(repo / name, dest / name)
+    for name in ("workflow", "config", "envs"):
+        shutil.copytree(repo / name, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
+    return dest
+
+
+def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    env = {**os.environ, "TQDM_DISABLE": "1"}
+    proc = subprocess.run([*SNAKEMAKE, *args], cwd=workdir, capture_output=True, text=True, env=env)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}")
+    return proc
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory, repo):
+    work = copy_workflow(repo, tmp_path_factory.mktemp("wf"))
+    snakemake(work, "--cores", "2", "--configfile", "config/test.yaml")
+    return work
+
+
+def test_dag_writes_every_output(run):
+    res = run / "results"
+    cfg = yaml.safe_load((run / "config/test.yaml").read_text())
+    models = [f"{c}{s}" for c, v in cfg["cohorts"].items() for s in v["seeds"]]
+    for m in models:
+        for which in ("best", "final"):
+            meta = json.loads((res / f"toy/models/{m}/{which}/meta.json").read_text())
+            assert meta["selected_as"] == which and len(meta["config_hash"]) == 64
+            assert "acc_long_depth" in meta["metrics"]
+    acc = pd.read_csv(res / "toy/eval/accuracy.tsv", sep="\t", comment="#")
+    assert len(acc) == len(models) * 2 * 3 * 3 and acc["accuracy"].between(0, 1).all()
+    for ext in ("png", "pdf"):
+        assert (res / f"figures/training_curves.{ext}").stat().st_size > 10_000
+
+
+def test_bar_b_verdict(run, repo):
+    record = json.loads((run / "results/bars/B.json").read_text())
+    assert record["verdict"] in ("PASS", "FAIL") and record["threshold"] == 1e-4
+    kinds = sorted(u["unit"] for u in record["units"])
+    assert kinds == ["cross:A1|A0", "cross:B101|B100", "within:A0", "within:A1", "within:B100", "within:B101"]
+    assert all(u["ci95"][0] <= u["value"] <= u["ci95"][1] for u in record["units"])
+    sha = __import__("hashlib").sha256((repo / "preregistration.md").read_bytes()).hexdigest()
+    assert record["preregistration"]["sha256"] == sha and record["n_samples"] == 128
+    summary = pd.read_csv(run / "results/bars/summary.tsv", sep="\t", comment="#")
+    assert summary["bar"].tolist() == ["B"]
+
+
+def test_cohort_a_io_is_frozen_to_the_anchor(run):
+    from safetensors.torch import load_file
+
+    anchor = load_file(str(run / "results/toy/models/A0/best/model.safetensors"))
+    other = load_file(str(run / "results/toy/models/A1/final/model.safetensors"))
+    indep = load_file(str(run / "results/toy/models/B101/final/model.safetensors"))
+    for k in ("W_E", "W_U_tok", "W_U_depth", "W_U_valid"):
+        assert (anchor[k] == other[k]).all() and not (anchor[k] == indep[k]).all()
+
+
+def test_strict_gate_fails_and_keeps_the_verdict(run):
+    # the tiny test models fail Bar B by orders of magnitude
+    proc = snakemake(
+        run, "bar_B", "--cores", "1", "--configfile", "config/test.yaml", "--config", "strict_bars=true", check=False
+    )
+    assert proc.returncode != 0 and "strict_bars=true" in proc.stdout + proc.stderr
+    assert (run / "results/bars/B.json").exists()
+    assert snakemake(run, "bar_B", "--cores", "1", "--configfile", "config/test.yaml").returncode == 0
+
+
+def test_nothing_left_to_do(run):
+    proc = snakemake(run, "-n", "--cores", "1", "--configfile", "config/test.yaml")
+    assert "Nothing to be done" in proc.stdout + proc.stderr
+
+
+def test_silent_prereg_edit_is_refused(run):
+    doc = run / "preregistration.md"
+    original = doc.read_text()
+    try:
+        doc.write_text(original.replace("threshold: 1.0e-4", "threshold: 1.0", 1))
+        proc = snakemake(run, "-n", "--cores", "1", "--configfile", "config/test.yaml", check=False)
+        assert proc.returncode != 0 and "edited after registration" in proc.stdout + proc.stderr
+    finally:
+        doc.write_text(original)
+
+
+def test_bad_config_is_refused_naming_the_key(run):
+    bad = yaml.safe_load((run / "config/test.yaml").read_text())
+    bad["train"]["batch_size"] = "big"
+    (run / "bad.yaml").write_text(yaml.safe_dump(bad))
+    proc = snakemake(run, "-n", "--cores", "1", "--configfile", "bad.yaml", check=False)
+    assert proc.returncode != 0 and "config key 'train.batch_size'" in proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("how", ["kill the job", "interrupt snakemake"])
+def test_killed_training_job_resumes_under_snakemake(tmp_path, repo, how):
+    """SIGKILL of the training process (an OOM kill, a node failure), or Ctrl-C of
+    Snakemake: running `snakemake` again resumes from the last complete checkpoint."""
+    import psutil
+
+    work = copy_workflow(repo, tmp_path)
+    cfg = yaml.safe_load((work / "config/test.yaml").read_text())
+    cfg["train"].update(steps=400, checkpoint_every=20)
+    (work / "long.yaml").write_text(yaml.safe_dump(cfg))
+    target = "results/toy/models/B100/final/model.safetensors"
+    cmd = [*SNAKEMAKE, target, "--cores", "1", "--configfile", "long.yaml"]
+    env = {**os.environ, "TQDM_DISABLE": "1"}
+    proc = subprocess.Popen(
+        cmd, cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, start_new_session=True
+    )
+    ckpt = work / "results/toy/models/B100/step000040"
+    deadline = time.time() + 120
+    while not ckpt.exists() and time.time() < deadline:
+        time.sleep(0.02)
+    if how == "kill the job":
+        jobs = [p for p in psutil.Process(proc.pid).children(recursive=True) if "train_toy" in " ".join(p.cmdline())]
+        assert jobs, "no training process found"
+        for p in jobs:
+            p.send_signal(signal.SIGKILL)
+    else:
+        os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C reaches the whole foreground group
+    assert proc.wait(timeout=60) != 0
+    assert ckpt.exists() and not (work / target).exists()
+    out = snakemake(work, target, "--cores", "1", "--configfile", "long.yaml")
+    assert "resumed" in out.stdout + out.stderr
+    meta = json.loads((work / "results/toy/models/B100/final/meta.json").read_text())
+    assert meta["step"] == 400
