@@ -16,7 +16,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import yaml
 
 
@@ -180,7 +179,7 @@ def _key(path: Any) -> str:
     return ".".join(str(p) for p in path) or "<top level>"
 
 
-def _describe(error: jsonschema.ValidationError) -> str:
+def _describe(error: Any) -> str:
     where = _key(error.absolute_path)
     if error.validator == "additionalProperties" and isinstance(error.instance, dict):
         known = set(error.schema.get("properties", {}))
@@ -214,6 +213,8 @@ def _coerce_booleans(raw: Any, node: dict[str, Any]) -> Any:
 
 def validate(raw: dict[str, Any]) -> None:
     """Raise ``ConfigError`` listing every schema violation and cross-field problem."""
+    import jsonschema  # only validation needs it
+
     validator = jsonschema.Draft202012Validator(schema())
     errors = sorted(validator.iter_errors(raw), key=lambda e: list(map(str, e.absolute_path)))
     problems = [_describe(e) for e in errors]

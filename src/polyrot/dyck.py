@@ -52,6 +52,10 @@ class Batch:
         """True at non-PAD positions (the positions every loss and metric uses)."""
         return self.tokens != PAD
 
+    def stacked(self) -> np.ndarray:
+        """``(3, n, N_CTX)``: tokens, depth, valid (the layout the training loop consumes)."""
+        return np.stack([self.tokens, self.depth, self.valid])
+
     def labels(self) -> dict[str, np.ndarray]:
         """The three heads' targets by name."""
         return {"tok": self.tokens, "depth": self.depth, "valid": self.valid}

@@ -32,10 +32,8 @@ def eval_sets(task: TaskConfig) -> dict[str, dyck.Batch]:
     """The analysis batch and the two held-out sets, identical for every model."""
     return {
         "analysis": dyck.analysis_batch(task.analysis_n, task.analysis_seed),
-        "compositional": dyck.compositional(
-            task.heldout_n, np.random.SeedSequence([task.heldout_seed, 1]).generate_state(1)[0]
-        ),
-        "long": dyck.long(task.heldout_n, np.random.SeedSequence([task.heldout_seed, 2]).generate_state(1)[0]),
+        "compositional": dyck.compositional(task.heldout_n, np.random.default_rng([task.heldout_seed, 1])),
+        "long": dyck.long(task.heldout_n, np.random.default_rng([task.heldout_seed, 2])),
     }
 
 
@@ -55,12 +53,9 @@ def evaluate(
     for name, batch in sets.items():
         correct = {h: 0 for h in dyck.HEADS}
         count = 0
+        stacked = torch.from_numpy(batch.stacked())
         for s in range(0, len(batch), batch_size):
-            data = torch.from_numpy(
-                np.stack(
-                    [batch.tokens[s : s + batch_size], batch.depth[s : s + batch_size], batch.valid[s : s + batch_size]]
-                )
-            ).to(device)
+            data = stacked[:, s : s + batch_size].to(device)
             logits = model(data[0])
             mask = data[0] != dyck.PAD
             count += int(mask.sum())

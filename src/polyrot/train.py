@@ -55,7 +55,7 @@ def _chunk(task: TaskConfig, cfg: TrainConfig, seed: int, index: int) -> list[np
     rng = np.random.default_rng(np.random.SeedSequence([data_seed(seed), index]))
     n = cfg.chunk_steps * cfg.batch_size
     batch = dyck.sample(n, rng, task.train_min_len, task.train_max_len, task.p_valid, task.p_open)
-    stacked = np.stack([batch.tokens, batch.depth, batch.valid])  # (3, n, T)
+    stacked = batch.stacked()
     if cfg.length_bucketing:
         order = np.argsort((batch.tokens != dyck.PAD).sum(1), kind="stable")
         stacked = stacked[:, order]
@@ -211,32 +211,25 @@ def train(
 
     state = RunState(step=0, config_hash=config_hash)
     rows: list[dict] = []
-    for step in reversed(list_checkpoints(model_dir)):
-        ckpt = model_dir / step_dir_name(step)
-        meta = io.read_json(ckpt / "meta.json")
-        if meta["config_hash"] != config_hash:
-            continue
-        model.load_state_dict(load_file(str(ckpt / "model.safetensors"), device=str(device)))
-        opt.load_state_dict(torch.load(ckpt / "optim.pt", map_location=device, weights_only=True))
-        meta.pop("metrics", None)
-        best_score = meta.pop("best_score")
-        state = RunState(**meta, best_score=tuple(best_score) if best_score else None)
-        rows = (
-            pd.read_csv(ckpt / "log.tsv", sep="\t").to_dict("records") if (ckpt / "log.tsv").stat().st_size > 1 else []
-        )
-        log.info("resumed %s from checkpoint step %d", model_dir.name, step)
-        print(f"[polyrot] resumed {model_dir} from checkpoint step {step}", flush=True)
-        break
     for tmp in model_dir.glob(".*.tmp"):  # half-written checkpoints of a killed run
         shutil.rmtree(tmp) if tmp.is_dir() else tmp.unlink()
-    stale = [
-        s
-        for s in list_checkpoints(model_dir)
-        if io.read_json(model_dir / step_dir_name(s) / "meta.json")["config_hash"] != config_hash
-    ]
-    for s in stale:
-        log.warning("removing checkpoint step %d of another config", s)
-        shutil.rmtree(model_dir / step_dir_name(s))
+    metas = {s: io.read_json(model_dir / step_dir_name(s) / "meta.json") for s in list_checkpoints(model_dir)}
+    for s, meta in metas.items():
+        if meta["config_hash"] != config_hash:
+            log.warning("removing checkpoint step %d of another config", s)
+            shutil.rmtree(model_dir / step_dir_name(s))
+    resumable = [s for s, meta in metas.items() if meta["config_hash"] == config_hash]
+    if resumable:
+        step = max(resumable)
+        ckpt = model_dir / step_dir_name(step)
+        model.load_state_dict(load_file(str(ckpt / "model.safetensors"), device=str(device)))
+        opt.load_state_dict(torch.load(ckpt / "optim.pt", map_location=device, weights_only=True))
+        meta = {k: v for k, v in metas[step].items() if k != "metrics"}
+        best_score = meta.pop("best_score")
+        state = RunState(**meta, best_score=tuple(best_score) if best_score else None)
+        rows = pd.read_csv(ckpt / "log.tsv", sep="\t").to_dict("records")
+        log.info("resumed %s from checkpoint step %d", model_dir.name, step)
+        print(f"[polyrot] resumed {model_dir} from checkpoint step {step}", flush=True)
 
     sets = eval_sets(task)
     use_amp = cfg.amp and device.type == "cuda"
@@ -248,7 +241,6 @@ def train(
         total=cfg.steps, initial=start, desc=model_dir.name, disable=not progress, mininterval=1.0, dynamic_ncols=True
     )
     stream = batches(task, cfg, seed, start)
-    metrics: dict = {}
     done = state.stopped_early or state.step >= cfg.steps
     try:
         while not done:
@@ -290,7 +282,7 @@ def train(
                     bar.set_postfix(loss=f"{row['train_loss']:.4f}")
                 rows.append(row)
                 if at_ckpt:
-                    _write_checkpoint(model_dir, model, opt, state, rows, metrics)
+                    _write_checkpoint(model_dir, model, opt, state, rows, {**metrics, "train_loss": row["train_loss"]})
                     _prune(model_dir, state, cfg.keep_all_checkpoints)
             done = state.stopped_early or state.step >= cfg.steps
             if stop_after is not None and state.step - start >= stop_after:

@@ -1,5 +1,6 @@
 """Train one toy model: a thin wrapper over polyrot.train.train."""
 
+import dataclasses
 import logging
 
 from safetensors.torch import load_file
@@ -15,7 +16,9 @@ def main(smk) -> None:
     if "frozen_io" in smk.input.keys():
         weights = load_file(smk.input.frozen_io)
         frozen = {k: weights[k] for k in IO_PARAMS}
-    state = train.train(smk.params.model_dir, smk.params.seed, cfg.task, cfg.train, frozen_io=frozen)
+    # Snakemake may scale threads down to --cores
+    train_cfg = dataclasses.replace(cfg.train, threads=smk.threads)
+    state = train.train(smk.params.model_dir, smk.params.seed, cfg.task, train_cfg, frozen_io=frozen)
     logging.info("finished at step %d (best %s, stopped early: %s)", state.step, state.best_step, state.stopped_early)
 
 

@@ -149,7 +149,7 @@ def bar_b_units(
         tokens = torch.from_numpy(batch.tokens).to(device)
         labels = {h: torch.from_numpy(v).to(device) for h, v in batch.labels().items()}
         mask = (tokens != dyck.PAD).double()
-        logits = {name: {h: v for h, v in model(tokens).items()} for name, model in models.items()}
+        logits = {name: model(tokens) for name, model in models.items()}
         for name, unit in within.items():
             unit.add({h: kl_to_labels(logits[name][h], labels[h], eps) for h in dyck.HEADS}, mask)
         for name, unit in cross.items():

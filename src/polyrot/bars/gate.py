@@ -52,6 +52,7 @@ def judge_units(units: list[dict[str, Any]], spec: dict[str, Any]) -> dict[str, 
     return {
         "verdict": "FAIL" if failing else "PASS",
         "value": worst["value"],
+        "ci95": worst.get("ci95"),
         "worst_unit": worst.get("unit"),
         "ratio_to_threshold": worst["ratio_to_threshold"],
         "near_miss": bool(failing) and all(u["near_miss"] for u in failing),
