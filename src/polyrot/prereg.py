@@ -164,6 +164,16 @@ def _check_amendments(registered: dict[str, Any], blocks: list[dict[str, Any]]) 
     return out
 
 
+def _check_locked_amendments(path: Path, amendments: list[Amendment], locked: list[dict[str, Any]]) -> None:
+    """Every locked amendment is still there, unchanged and in order (append-only)."""
+    for i, entry in enumerate(locked):
+        if i >= len(amendments) or amendments[i].sha256 != entry["sha256"]:
+            raise PreregError(
+                f"locked amendment {i + 1} (dated {entry.get('date')}) of {path} was edited or removed; "
+                "amendments are append-only"
+            )
+
+
 def load(path: str | Path, lock_path: str | Path) -> Preregistration:
     """Parse ``path`` and check it against ``lock_path``; raise ``PreregError`` on any edit
     that did not go through a locked, dated amendment."""
@@ -182,12 +192,7 @@ def load(path: str | Path, lock_path: str | Path) -> Preregistration:
             "recorded with `python -m polyrot.prereg lock`; restore the registered block."
         )
     locked = lock.get("amendments", [])
-    for i, entry in enumerate(locked):
-        if i >= len(amendments) or amendments[i].sha256 != entry["sha256"]:
-            raise PreregError(
-                f"locked amendment {i + 1} (dated {entry.get('date')}) of {path} was edited or removed; "
-                "amendments are append-only"
-            )
+    _check_locked_amendments(path, amendments, locked)
     if len(amendments) > len(locked):
         new = ", ".join(a.date for a in amendments[len(locked) :])
         raise PreregError(
@@ -216,10 +221,7 @@ def write_lock(
         if verdicts:
             raise PreregError(f"refusing to re-register: verdicts already exist ({verdicts[0]} …)")
         lock = None
-    locked = [] if lock is None else lock["amendments"]
-    for i, entry in enumerate(locked):
-        if i >= len(amendments) or amendments[i].sha256 != entry["sha256"]:
-            raise PreregError(f"locked amendment {i + 1} was edited or removed; amendments are append-only")
+    _check_locked_amendments(path, amendments, [] if lock is None else lock["amendments"])
     new_lock = {
         "document": path.name,
         "registered": str(registered.get("registered")),
