@@ -21,6 +21,7 @@ include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/bars.smk"
 include: "workflow/rules/figures.smk"
+include: "workflow/rules/audit.smk"
 
 
 rule all:
@@ -29,3 +30,6 @@ rule all:
         rules.training_curves.output,
         rules.evaluate_toy.output,
         rules.bars.output,
+        expand(RESULTS / "{arm}/audit/ev.tsv", arm=ARMS),
+        rules.figure1.output,
+        rules.claims.output,

@@ -61,7 +61,7 @@ def test_amendment_must_be_locked_then_applies(doc):
     reg = prereg.load(path, lock)
     assert reg.bar("B")["threshold"] == 2e-4 and reg.registered["bars"]["B"]["threshold"] == 1e-4
     prov = reg.provenance()
-    assert prov["amendments"][0]["date"] == "2026-12-01" and prov["amendments"][0]["changes"] == {
+    assert prov["amendments"][-1]["date"] == "2026-12-01" and prov["amendments"][-1]["changes"] == {
         "bars.B.threshold": 2e-4
     }
     # editing a locked amendment is a silent edit too

@@ -10,12 +10,14 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import zlib
 from dataclasses import asdict, dataclass, field
 from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 
 
@@ -135,6 +137,61 @@ class BarBConfig:
 
 
 @dataclass(frozen=True)
+class SAESettings:
+    """SAE hyper-parameters of one arm (SPEC §6)."""
+
+    expansions: tuple[int, ...] = (8, 32)
+    """Dictionary sizes as multiples of d."""
+    l1: float = 1e-3
+    """L1 coefficient."""
+    lr: float = 5e-4
+    """Adam learning rate."""
+    batch_size: int = 4096
+    """Rows per step."""
+    steps: int = 4000
+    """Optimiser steps."""
+    seed: int = 0
+    """Init and batch-order seed."""
+    shared_init: bool = False
+    """Same seed (so identical initial dictionaries) for every model's SAE; otherwise
+    ``sae_seed(seed, model)`` gives each model its own."""
+    stacked: bool = True
+    """Train one site's SAEs for all models in one batched process."""
+
+
+@dataclass(frozen=True)
+class ArmAudit:
+    """What the audit covers in one arm."""
+
+    sites: tuple[str, ...]
+    """Residual sites, in forward order; the first is the embedding site."""
+    sae: SAESettings
+    """SAE hyper-parameters."""
+
+    @property
+    def internal_sites(self) -> tuple[str, ...]:
+        return self.sites[1:]
+
+
+@dataclass(frozen=True)
+class AuditConfig:
+    """The rotation audit (SPEC §6, §12)."""
+
+    checkpoint: str = "best"
+    """Which checkpoint of each toy model is audited."""
+    heldout_n: int = 512
+    """Sequences in the held-out batch."""
+    heldout_seed: int = 20260504
+    """Generator seed of the held-out batch."""
+    controls_seed: int = 20260505
+    """Seed of the row permutation and the Gaussian baseline."""
+    gaussian_n: int = 8192
+    """Samples of the Gaussian baseline."""
+    arms: dict[str, ArmAudit] = field(default_factory=dict)
+    """Per-arm sites and SAE settings."""
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole validated configuration."""
 
@@ -148,6 +205,7 @@ class Config:
     cohorts: dict[str, CohortConfig]
     train: TrainConfig
     bar_b: BarBConfig
+    audit: AuditConfig
     strict_bars: bool
     raw: dict[str, Any] = field(repr=False, compare=False)
     """The validated dict, for hashing and for Snakemake params."""
@@ -241,6 +299,11 @@ def _cross_field_problems(raw: dict[str, Any]) -> list[str]:
         out.append(
             f"config key 'train.warmup_steps' ({train['warmup_steps']}) must be smaller than 'train.steps' ({train['steps']})"
         )
+    from polyrot.toy_model import SITES
+
+    unknown = [site for site in raw["audit"]["toy"]["sites"] if site not in SITES]
+    if unknown:
+        out.append(f"config key 'audit.toy.sites' names unknown site(s) {unknown} (known: {list(SITES)})")
     if train["checkpoint_every"] > train["steps"]:
         out.append(
             f"config key 'train.checkpoint_every' ({train['checkpoint_every']}) exceeds 'train.steps' ({train['steps']})"
@@ -271,9 +334,22 @@ def load(raw: dict[str, Any]) -> Config:
         cohorts=cohorts,
         train=train,
         bar_b=BarBConfig(**raw["bars"]["B"]),
+        audit=_audit(raw["audit"]),
         strict_bars=raw["strict_bars"],
         raw=raw,
     )
+
+
+def _audit(raw: dict[str, Any]) -> AuditConfig:
+    arms = {}
+    for arm in ("toy",):
+        a = raw[arm]
+        sae = a["sae"]
+        arms[arm] = ArmAudit(
+            sites=tuple(a["sites"]),
+            sae=SAESettings(**{**sae, "expansions": tuple(sae["expansions"])}),
+        )
+    return AuditConfig(**{k: v for k, v in raw.items() if k not in arms}, arms=arms)
 
 
 def load_file(path: str | Path) -> Config:
@@ -282,6 +358,13 @@ def load_file(path: str | Path) -> Config:
     if not path.exists():
         raise ConfigError(f"config file {path} does not exist")
     return load(yaml.safe_load(path.read_text()) or {})
+
+
+def sae_seed(seed: int, model: str, shared_init: bool) -> int:
+    """The SAE seed of ``model``: ``seed`` if shared, else a stable per-model derivation."""
+    if shared_init:
+        return seed
+    return int(np.random.SeedSequence([seed, zlib.crc32(model.encode())]).generate_state(1)[0])
 
 
 def stable_hash(obj: Any) -> str:

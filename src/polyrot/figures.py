@@ -49,3 +49,81 @@ def save(fig: Figure, *paths: str | Path) -> None:
         with io.atomic_path(p) as tmp:
             fig.savefig(tmp, format=p.suffix.lstrip("."), dpi=150)
     plt.close(fig)
+
+
+EV_SERIES = (
+    ("self", "self (SAE_a on a)", "k", "-"),
+    ("rotated", "rotated (b mapped by R)", "tab:green", "-"),
+    ("naive", "naive (SAE_a on b)", "tab:red", "-"),
+    ("null_permuted", "null: rows permuted", "tab:purple", "--"),
+    ("null_moments", "null: moments only", "tab:orange", "--"),
+    ("null_site", "null: other site", "tab:brown", "--"),
+    ("gaussian", "Gaussian baseline", "tab:gray", ":"),
+)
+
+
+def figure1(ev: pd.DataFrame, convention: str = "centred", ylim: tuple[float, float] = (-2.0, 1.05)) -> Figure:
+    """Paper Figure 1 on held-out tokens: self / naive / rotated EV per site, with the nulls.
+
+    One panel per (arm, cohort, expansion); lines are the mean over pairs, bands min–max.
+    Values below ``ylim[0]`` are clipped to the axis and their true minimum is printed.
+    """
+    groups = (
+        list(ev.groupby(["arm", "cohort", "expansion"], sort=True))
+        if "arm" in ev
+        else list(ev.assign(arm="toy").groupby(["arm", "cohort", "expansion"], sort=True))
+    )
+    fig, axes = plt.subplots(1, len(groups), figsize=(5.2 * len(groups), 4.2), squeeze=False)
+    for ax, ((arm, cohort, expansion), frame) in zip(axes[0], groups, strict=True):
+        sites = list(dict.fromkeys(frame["site"]))
+        x = range(len(sites))
+        for key, label, color, ls in EV_SERIES:
+            col = f"{key}_ev_{convention}"
+            stats = frame.groupby("site", sort=False)[col].agg(["mean", "min", "max"]).reindex(sites)
+            ax.plot(x, stats["mean"].clip(lower=ylim[0]), color=color, ls=ls, marker="o", ms=3, label=label)
+            ax.fill_between(
+                x, stats["min"].clip(lower=ylim[0]), stats["max"].clip(lower=ylim[0]), color=color, alpha=0.12
+            )
+            low = stats["min"].min()
+            if low < ylim[0]:
+                ax.annotate(
+                    f"{key} min {low:.2f}",
+                    (0.02, 0.02 + 0.05 * EV_SERIES.index((key, label, color, ls))),
+                    xycoords="axes fraction",
+                    fontsize=7,
+                    color=color,
+                )
+        ax.axhline(0, color="grey", lw=0.8)
+        ax.set_xticks(list(x), sites, rotation=45, ha="right", fontsize=8)
+        ax.set(ylim=ylim, ylabel=f"EV ({convention}, held-out)", title=f"{arm} cohort {cohort}, SAE x{expansion}")
+        ax.grid(alpha=0.3)
+    axes[0][-1].legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def decoder_cosine_figure(cos: pd.DataFrame) -> Figure:
+    """Decoder-cosine universality per site: fraction of features matched above 0.5 by
+    max-cosine (top row) and Hungarian matching (bottom row), in each frame."""
+    groups = list(cos.groupby(["arm", "cohort"], sort=True))
+    fig, axes = plt.subplots(2, len(groups), figsize=(5.2 * len(groups), 7.0), squeeze=False)
+    frames = (
+        ("raw", "tab:blue", "-"),
+        ("rotated", "tab:green", "-"),
+        ("raw_span", "tab:blue", "--"),
+        ("rotated_span", "tab:green", "--"),
+        ("chance_span", "tab:gray", ":"),
+    )
+    for col, ((arm, cohort), frame) in enumerate(groups):
+        sites = list(dict.fromkeys(frame["site"]))
+        for row, metric in enumerate(("maxcos_frac", "hungarian_frac")):
+            ax = axes[row][col]
+            for name, color, ls in frames:
+                sub = frame[frame["frame"] == name].groupby("site", sort=False)[metric].mean().reindex(sites)
+                ax.plot(range(len(sites)), sub.values, color=color, ls=ls, marker="o", ms=3, label=name)
+            ax.set_xticks(range(len(sites)), sites, rotation=45, ha="right", fontsize=8)
+            ax.set(ylim=(-0.02, 1.02), ylabel=f"{metric} (cos > 0.5)", title=f"{arm} cohort {cohort}")
+            ax.grid(alpha=0.3)
+    axes[0][-1].legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    return fig

@@ -16,3 +16,22 @@ rule training_curves:
         CONDA_ENV
     script:
         "../scripts/training_curves.py"
+
+
+rule figure1:
+    input:
+        ev=expand(RESULTS / "{arm}/audit/ev.tsv", arm=ARMS),
+        cosine=expand(RESULTS / "{arm}/audit/decoder_cosine.tsv", arm=ARMS),
+    output:
+        png=RESULTS / "figures/figure1.png",
+        pdf=RESULTS / "figures/figure1.pdf",
+        cosine_png=RESULTS / "figures/decoder_cosine.png",
+        cosine_pdf=RESULTS / "figures/decoder_cosine.pdf",
+    params:
+        arms=list(ARMS),
+    log:
+        RESULTS / "logs/figure1.log",
+    conda:
+        CONDA_ENV
+    script:
+        "../scripts/figure1.py"

@@ -1,10 +1,13 @@
 """Judge Bar B (within-seed and cross-seed) and write results/bars/B.json."""
 
+import torch
+
 from polyrot import config, prereg, train
 from polyrot.bars import behavioural, gate
 
 
 def main(smk) -> None:
+    torch.set_num_threads(smk.threads)
     cfg = config.load(smk.config)
     reg = prereg.load(cfg.preregistration, cfg.preregistration_lock)
     spec = reg.bar("B")

@@ -1,9 +1,12 @@
 """Accuracy table of every model's best and final checkpoint."""
 
+import torch
+
 from polyrot import config, evaluation, io, train
 
 
 def main(smk) -> None:
+    torch.set_num_threads(smk.threads)
     cfg = config.load(smk.config)
     models = {
         (m, which): train.load_weights(cfg.model_dir(m) / which / "model.safetensors")

@@ -19,7 +19,7 @@ def main(smk) -> int:
                 {
                     k: r.get(k)
                     for k in (
-                        "bar",
+                        "claim",
                         "name",
                         "verdict",
                         "value",
@@ -39,7 +39,7 @@ def main(smk) -> int:
                 for r in records
             ]
         )
-        io.write_tsv(smk.output[0], table, header="one row per bar; thresholds from preregistration.md")
+        io.write_tsv(smk.output[0], table, header="one row per bar or claim; thresholds from preregistration.md")
     return gate.check(smk.input, strict=bool(smk.params.strict), log=smk.log[0])
 
 

@@ -26,14 +26,13 @@ def judge_value(value: float, spec: dict[str, Any], ci95: Sequence[float] | None
     if comparison not in _COMPARE:
         raise ValueError(f"unknown comparison {comparison!r} in preregistration")
     ok = bool(math.isfinite(value) and _COMPARE[comparison](value, threshold))
-    ratio = value / threshold if threshold != 0 else math.inf
-    # how far on the wrong side: >1 means failing, for both directions
-    miss = ratio if comparison == "<" else (threshold / value if value > 0 else math.inf)
-    out: dict[str, Any] = {
-        "verdict": "PASS" if ok else "FAIL",
-        "ratio_to_threshold": ratio,
-        "near_miss": (not ok) and miss <= float(spec.get("near_miss_factor", 1.0)),
-    }
+    ratio = value / threshold if threshold != 0 else None
+    # how far on the wrong side, > 1 when failing; only defined for positive values and thresholds
+    near = False
+    if not ok and threshold > 0 and value > 0:
+        miss = ratio if comparison == "<" else threshold / value
+        near = miss <= float(spec.get("near_miss_factor", 1.0))
+    out: dict[str, Any] = {"verdict": "PASS" if ok else "FAIL", "ratio_to_threshold": ratio, "near_miss": near}
     if ci95 is not None:
         lo, hi = float(ci95[0]), float(ci95[1])
         out["uncertain"] = bool(lo <= threshold <= hi)
@@ -64,20 +63,24 @@ def judge_units(units: list[dict[str, Any]], spec: dict[str, Any]) -> dict[str, 
 
 def write_verdict(
     path: str | Path,
-    bar: str,
+    name: str,
     units: list[dict[str, Any]],
     prereg: Preregistration,
     config_hash: str,
     inputs: Iterable[str | Path],
     extra: dict[str, Any] | None = None,
+    kind: str = "bar",
 ) -> dict[str, Any]:
-    """Judge ``units`` against bar ``bar`` of ``prereg`` and write the verdict JSON atomically."""
-    spec = prereg.bar(bar)
+    """Judge ``units`` against bar (``kind="bar"``) or claim (``kind="claim"``) ``name`` of
+    ``prereg`` and write the verdict JSON atomically."""
+    spec = prereg.bar(name) if kind == "bar" else prereg.claim(name)
     summary = judge_units(units, spec)
     record = {
-        "claim": f"bar_{bar}",
-        "bar": bar,
+        "claim": f"bar_{name}" if kind == "bar" else name,
+        "kind": kind,
+        "bar": name if kind == "bar" else None,
         "name": spec.get("name"),
+        "hypothesis": spec.get("hypothesis"),
         "statistic": spec.get("statistic"),
         "comparison": spec["comparison"],
         "threshold": float(spec["threshold"]),
@@ -96,9 +99,11 @@ def write_verdict(
 def describe(record: dict[str, Any]) -> str:
     """One human line per verdict, plus its amendments."""
     flags = [f for f in ("near_miss", "uncertain") if record.get(f)]
+    title = f"Bar {record['bar']}" if record.get("kind", "bar") == "bar" else f"Claim {record['claim']}"
+    ratio = record["ratio_to_threshold"]
     line = (
-        f"Bar {record['bar']}: {record['verdict']}  value {record['value']:.4g} {record['comparison']} "
-        f"{record['threshold']:.4g}? ratio {record['ratio_to_threshold']:.3g}  "
+        f"{title}: {record['verdict']}  worst value {record['value']:.4g} {record['comparison']} "
+        f"{record['threshold']:.4g}?{'' if ratio is None else f' ratio {ratio:.3g}'}  "
         f"({record['n_failing']}/{record['n_units']} units failing{', ' + ', '.join(flags) if flags else ''})"
     )
     for a in record["preregistration"]["amendments"]:
@@ -111,10 +116,10 @@ def check(paths: Iterable[str | Path], strict: bool, log: str | Path | None = No
     failed, else 0."""
     records = [io.read_json(p) for p in paths]
     lines = [describe(r) for r in records]
-    failed = [r["bar"] for r in records if r["verdict"] != "PASS"]
+    failed = [r["claim"] for r in records if r["verdict"] != "PASS"]
     status = 1 if failed and strict else 0
     if status:
-        lines.append(f"strict_bars=true: failing bar(s) {', '.join(failed)}")
+        lines.append(f"strict_bars=true: failing {', '.join(failed)}")
     print("\n".join(lines), file=sys.stderr if status else sys.stdout)
     if log is not None:
         with open(log, "a") as fh:

@@ -1,0 +1,182 @@
+"""The rotation audit of one site: rotations with their controls, the EV row of every
+(pair, expansion), decoder-cosine universality and firing patterns.
+
+Every quantity is evaluated on held-out tokens unless its name says ``insample``. EV columns
+are named ``{quantity}_ev_{convention}`` with the conventions of ``polyrot.metrics``.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+import torch
+
+from polyrot import io, metrics
+from polyrot.activations import Cache
+from polyrot.align import Rotation, effective_rank, fit_moments, fit_permuted, fit_rotation
+from polyrot.universality import decoder_cosine, firing_correlation
+
+ROTATIONS = ("procrustes", "null_permuted", "null_moments", "null_site")
+
+
+def fit_site_rotations(
+    fit_a: np.ndarray, fit_b: np.ndarray, fit_b_other_site: np.ndarray, rng: np.random.Generator
+) -> dict[str, Rotation]:
+    """The real Procrustes R and the three nulls, all fitted on the fit split."""
+    return {
+        "procrustes": fit_rotation(fit_a, fit_b),
+        "null_permuted": fit_permuted(fit_a, fit_b, rng),
+        "null_moments": fit_moments(fit_a, fit_b),
+        "null_site": fit_rotation(fit_a, fit_b_other_site, method="null_site"),
+    }
+
+
+def save_rotations(stem: str | os.PathLike[str], rotations: dict[str, Rotation], meta: dict[str, Any]) -> None:
+    """``{stem}.npy`` (the Procrustes R), ``{stem}.controls.npz`` (every R and its means) and
+    ``{stem}.json`` (how to reproduce it)."""
+    stem = str(stem)
+    with io.atomic_path(stem + ".npy") as tmp:
+        with open(tmp, "wb") as fh:
+            np.save(fh, rotations["procrustes"].R)
+    arrays = {}
+    for name, rot in rotations.items():
+        arrays.update({f"{name}.R": rot.R, f"{name}.mu_a": rot.mu_a, f"{name}.mu_b": rot.mu_b})
+    with io.atomic_path(stem + ".controls.npz") as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, **arrays)
+    io.write_json(stem + ".json", meta)
+
+
+def load_rotations(stem: str | os.PathLike[str]) -> dict[str, Rotation]:
+    with np.load(str(stem) + ".controls.npz") as data:
+        return {
+            name: Rotation(R=data[f"{name}.R"], mu_a=data[f"{name}.mu_a"], mu_b=data[f"{name}.mu_b"], method=name)
+            for name in ROTATIONS
+        }
+
+
+def rotation_meta(rotations: dict[str, Rotation], fit_a: Cache, fit_b: Cache, **extra: Any) -> dict[str, Any]:
+    """Metadata that reproduces and characterises the fit."""
+    R = rotations["procrustes"]
+    return {
+        **extra,
+        "convention": "x' = (x_b - mu_b) R + mu_a minimises ||(B - mu_b) R - (A - mu_a)||_F over O(d)",
+        "solver": "scipy.linalg.orthogonal_procrustes, float64",
+        "fit_rows": len(fit_a),
+        "d": int(R.R.shape[0]),
+        "det": float(np.linalg.det(R.R)),
+        "frobenius_to_identity": R.frobenius_to_identity,
+        "sqrt_2d": float(np.sqrt(2 * R.R.shape[0])),
+        "effective_rank_99_a": effective_rank(fit_a.acts),
+        "effective_rank_99_b": effective_rank(fit_b.acts),
+        "controls": {n: {"frobenius_to_identity": r.frobenius_to_identity} for n, r in rotations.items()},
+    }
+
+
+@torch.no_grad()
+def reconstruct(sae: torch.nn.Module, x: np.ndarray, batch_size: int = 8192) -> np.ndarray:
+    out = []
+    for s in range(0, len(x), batch_size):
+        x_hat, _ = sae(torch.as_tensor(x[s : s + batch_size], dtype=torch.float32))
+        out.append(x_hat.numpy())
+    return np.concatenate(out).astype(np.float64)
+
+
+@torch.no_grad()
+def encode(sae: torch.nn.Module, x: np.ndarray, batch_size: int = 8192) -> np.ndarray:
+    return np.concatenate(
+        [
+            sae.encode(torch.as_tensor(x[s : s + batch_size], dtype=torch.float32)).numpy()
+            for s in range(0, len(x), batch_size)
+        ]
+    )
+
+
+def _ev(row: dict[str, float], name: str, x: np.ndarray, x_hat: np.ndarray) -> None:
+    for conv, value in metrics.both(x, x_hat).items():
+        row[f"{name}_ev_{conv}"] = value
+
+
+def ev_row(
+    sae_a: torch.nn.Module,
+    rotations: dict[str, Rotation],
+    fit_a: np.ndarray,
+    fit_b: np.ndarray,
+    held_a: np.ndarray,
+    held_b: np.ndarray,
+    gaussian_n: int,
+    rng: np.random.Generator,
+) -> dict[str, float]:
+    """SAE-level and activation-level EV of one (pair, site, expansion)."""
+    row: dict[str, float] = {}
+    _ev(row, "self", held_a, reconstruct(sae_a, held_a))
+    _ev(row, "naive", held_b, reconstruct(sae_a, held_b))
+    R = rotations["procrustes"]
+    mapped_fit = R.apply(fit_b)
+    _ev(row, "rotated_insample", mapped_fit, reconstruct(sae_a, mapped_fit))
+    for name, rot in rotations.items():
+        mapped = rot.apply(held_b)
+        label = "rotated" if name == "procrustes" else name
+        _ev(row, label, mapped, reconstruct(sae_a, mapped))
+        _ev(row, f"act_{label}", held_a, mapped)  # the rotation itself, no SAE
+    _ev(row, "act_naive", held_a, held_b)
+    _ev(row, "act_rotated_insample", fit_a, mapped_fit)
+    mean = fit_a.mean(0)
+    cov = np.cov(fit_a, rowvar=False)
+    z = rng.multivariate_normal(mean, cov, size=gaussian_n, method="eigh")
+    _ev(row, "gaussian", z, reconstruct(sae_a, z))
+    for conv in metrics.CONVENTIONS:
+        rot = row[f"rotated_ev_{conv}"]
+        row[f"self_minus_rotated_ev_{conv}"] = row[f"self_ev_{conv}"] - rot
+        for null in ("null_permuted", "null_moments", "null_site"):
+            row[f"rotated_minus_{null}_ev_{conv}"] = rot - row[f"{null}_ev_{conv}"]
+            row[f"act_rotated_minus_{null}_ev_{conv}"] = row[f"act_rotated_ev_{conv}"] - row[f"act_{null}_ev_{conv}"]
+    return row
+
+
+def data_span(X: np.ndarray, variance: float = 0.99) -> np.ndarray:
+    """Orthonormal basis ``(d, k)`` of the principal subspace holding ``variance`` of X's variance."""
+    Xc = np.asarray(X, dtype=np.float64) - np.mean(X, axis=0)
+    _, _, Vt = np.linalg.svd(Xc, full_matrices=False)
+    return Vt[: effective_rank(X, variance)].T
+
+
+def cosine_rows(
+    W_a: np.ndarray, W_b: np.ndarray, R: Rotation, span_a: np.ndarray, rng: np.random.Generator
+) -> list[dict[str, Any]]:
+    """Decoder cosine of b's dictionary against a's: raw, mapped through R, and both again
+    with every row projected onto a's data span (``span_a``, see ``data_span``), which drops
+    the components no activation ever reads — where an SAE's rows keep their initialisation.
+    ``chance_span`` matches a's projected rows against as many random Gaussian directions in
+    the same span: what an overcomplete dictionary in a low-rank space matches by chance."""
+    P = span_a @ span_a.T
+    W_b_rot = R.apply_directions(W_b)
+    random_rows = rng.normal(size=W_b.shape) @ P
+    return [
+        {"frame": "raw", **decoder_cosine(W_a, W_b)},
+        {"frame": "rotated", **decoder_cosine(W_a, W_b_rot)},
+        {"frame": "raw_span", "span_rank": span_a.shape[1], **decoder_cosine(W_a @ P, W_b @ P)},
+        {"frame": "rotated_span", "span_rank": span_a.shape[1], **decoder_cosine(W_a @ P, W_b_rot @ P)},
+        {"frame": "chance_span", "span_rank": span_a.shape[1], **decoder_cosine(W_a @ P, random_rows)},
+    ]
+
+
+def firing_rows(sae_a: torch.nn.Module, held_a: np.ndarray, held_b: np.ndarray, R: Rotation) -> list[dict[str, Any]]:
+    """SAE_a's codes on a against its codes on b (raw and rotated) for the same tokens."""
+    codes_a = encode(sae_a, held_a)
+    return [
+        {"frame": "raw", **firing_correlation(codes_a, encode(sae_a, held_b))},
+        {"frame": "rotated", **firing_correlation(codes_a, encode(sae_a, R.apply(held_b)))},
+    ]
+
+
+def null_site_for(sites: list[str] | tuple[str, ...], site: str) -> str:
+    """The site whose activations feed the other-site null: two sites away (earlier if
+    possible), so that aliases such as the toy's resid_pre_1 = resid_post_0 never pair."""
+    i = list(sites).index(site)
+    j = i - 2 if i >= 2 else i + 2
+    if j >= len(sites):
+        j = (i + 1) % len(sites)
+    return sites[j]

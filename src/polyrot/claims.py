@@ -1,0 +1,53 @@
+"""Turning a preregistered claim into judged units: which table, which column, which rows.
+
+A claim in preregistration.md names ``table`` (``ev``, ``decoder_cosine`` or ``firing``),
+``column``, optionally ``sites: internal`` (every audited site but the first, the
+embedding) and ``where`` (equalities on other columns, e.g. ``{frame: raw}``), plus the
+comparison and threshold that ``bars.gate`` applies to every selected row.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+
+KEY_COLUMNS = ("cohort", "anchor", "other", "site", "expansion", "frame")
+
+
+def claim_units(
+    spec: Mapping[str, Any],
+    tables: Mapping[tuple[str, str], str | os.PathLike[str]],
+    internal_sites: Mapping[str, Sequence[str]],
+) -> list[dict[str, Any]]:
+    """One unit per selected row of the claim's table in every arm.
+
+    ``tables`` maps (arm, table name) to a TSV path; ``internal_sites`` maps arm to its
+    internal sites.
+    """
+    units = []
+    for (arm, table), path in sorted(tables.items()):
+        if table != spec["table"]:
+            continue
+        frame = pd.read_csv(path, sep="\t", comment="#")
+        if spec["column"] not in frame:
+            raise KeyError(f"claim column {spec['column']!r} is not in {path}")
+        if spec.get("sites", "all") == "internal":
+            frame = frame[frame["site"].isin(internal_sites[arm])]
+        for key, value in (spec.get("where") or {}).items():
+            frame = frame[frame[key] == value]
+        for _, row in frame.iterrows():
+            ident = ":".join(str(row[k]) for k in KEY_COLUMNS if k in row)
+            units.append(
+                {
+                    "unit": f"{arm}:{ident}",
+                    "arm": arm,
+                    **{k: row[k] for k in KEY_COLUMNS if k in row},
+                    "value": float(row[spec["column"]]),
+                }
+            )
+    if not units:
+        raise ValueError(f"claim selects no rows (table {spec['table']!r}, sites {spec.get('sites', 'all')!r})")
+    return units

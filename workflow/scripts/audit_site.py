@@ -1,0 +1,38 @@
+"""EV, decoder-cosine and firing rows of every (pair, expansion) at one site."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from polyrot import activations, audit, io, sae
+
+
+def main(smk) -> None:
+    torch.set_num_threads(smk.threads)
+    site = smk.wildcards.site
+    fit = {Path(p).parent.parent.name: activations.read_cache(p).acts for p in smk.input.fit}
+    held = {Path(p).parent.parent.name: activations.read_cache(p).acts for p in smk.input.heldout}
+    saes = {(Path(p).parent.parent.name, Path(p).stem): sae.load_sae(p)[0] for p in smk.input.saes}
+    spans = {m: audit.data_span(x) for m, x in fit.items()}
+    ev, cosine, firing = [], [], []
+    for (cohort, a, b), rot_path in zip(smk.params.pairs, smk.input.rotations, strict=True):
+        rotations = audit.load_rotations(str(rot_path).removesuffix(".controls.npz"))
+        R = rotations["procrustes"]
+        for expansion in smk.params.expansions:
+            key = {"cohort": cohort, "anchor": a, "other": b, "site": site, "expansion": expansion}
+            sae_a, sae_b = saes[(a, f"x{expansion}")], saes[(b, f"x{expansion}")]
+            rng = np.random.default_rng([smk.params.seed, expansion])
+            row = audit.ev_row(sae_a, rotations, fit[a], fit[b], held[a], held[b], smk.params.gaussian_n, rng)
+            ev.append({**key, "frobenius_to_identity": R.frobenius_to_identity, **row})
+            W_a, W_b = sae_a.W_dec.detach().numpy(), sae_b.W_dec.detach().numpy()
+            cosine += [{**key, **r} for r in audit.cosine_rows(W_a, W_b, R, spans[a], rng)]
+            firing += [{**key, **r} for r in audit.firing_rows(sae_a, held[a], held[b], R)]
+    io.write_tsv(smk.output.ev, pd.DataFrame(ev))
+    io.write_tsv(smk.output.cosine, pd.DataFrame(cosine))
+    io.write_tsv(smk.output.firing, pd.DataFrame(firing))
+
+
+if __name__ == "__main__":
+    main(snakemake)  # noqa: F821

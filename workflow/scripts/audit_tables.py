@@ -1,0 +1,37 @@
+"""Gather the per-site audit tables of one arm into one table each."""
+
+import pandas as pd
+
+from polyrot import io
+
+HEADERS = {
+    "ev": (
+        "one row per (cohort, anchor, other, site, expansion); every EV on held-out tokens unless 'insample'.\n"
+        "EV conventions: *_centred = 1 - SSE / sum ||x - per-dimension mean||^2 (ours); "
+        "*_scalar = 1 - SSE / sum (x - global scalar mean)^2 (the paper's code).\n"
+        "self: SAE_a on a; naive: SAE_a on b; rotated: SAE_a on b mapped by R; null_*: the same with R fitted "
+        "without token correspondence (permuted rows), from second moments only (moments) or on another site (site); "
+        "gaussian: SAE_a on N(mu_a, Sigma_a) samples; act_*: the mapped b against a for the same tokens, no SAE."
+    ),
+    "cosine": "decoder cosine of b's SAE against a's: max-cosine (paper's code) and one-to-one Hungarian (paper's text); "
+    "frame raw or rotated (b's decoder rows mapped by R), and *_span with every row projected onto a's data span "
+    "(top principal components, 99% of the variance, span_rank of them); chance_span matches a's projected rows "
+    "against random directions in that span; frac = fraction of a's features above 0.5",
+    "firing": "Pearson r per feature across held-out tokens between SAE_a's codes on a and on b (raw or mapped by R)",
+    "saes": "per-SAE metrics on the fit split",
+}
+
+
+def gather(paths) -> pd.DataFrame:
+    return pd.concat([pd.read_csv(p, sep="\t", comment="#") for p in paths], ignore_index=True)
+
+
+def main(smk) -> None:
+    io.write_tsv(smk.output.ev, gather(smk.input.ev), header=HEADERS["ev"])
+    io.write_tsv(smk.output.cosine, gather(smk.input.cosine), header=HEADERS["cosine"])
+    io.write_tsv(smk.output.firing, gather(smk.input.firing), header=HEADERS["firing"])
+    io.write_tsv(smk.output.saes, gather(smk.input.saes), header=HEADERS["saes"])
+
+
+if __name__ == "__main__":
+    main(snakemake)  # noqa: F821
