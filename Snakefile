@@ -22,6 +22,7 @@ include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/bars.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/audit.smk"
+include: "workflow/rules/haar.smk"
 
 
 rule all:
@@ -33,3 +34,4 @@ rule all:
         expand(RESULTS / "{arm}/audit/ev.tsv", arm=ARMS),
         rules.figure1.output,
         rules.claims.output,
+        rules.figure2.output,

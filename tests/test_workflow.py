@@ -174,9 +174,29 @@ def test_audit_outputs(run):
     assert abs(abs(meta["det"]) - 1) < 1e-9 and R.shape == (meta["d"], meta["d"])
     assert abs(meta["frobenius_to_identity"] - float(np.linalg.norm(R - np.eye(64)))) < 1e-9
     claims = pd.read_csv(res / "claims/summary.tsv", sep="\t", comment="#")
-    assert len(claims) == 7 and set(claims["verdict"]) <= {"PASS", "FAIL"}
+    assert len(claims) == 11 and set(claims["verdict"]) <= {"PASS", "FAIL"}
     record = json.loads((res / "claims/audit_naive_ev_negative.json").read_text())
     assert record["n_units"] == 2 * (len(sites) - 1)  # internal sites only
     assert record["preregistration"]["amendments"][0]["date"] == "2026-11-26"
     for name in ("figure1", "decoder_cosine"):
         assert (res / f"figures/{name}.png").stat().st_size > 10_000
+
+
+def test_haar_outputs(run):
+    res = run / "results"
+    cfg = yaml.safe_load((run / "config/test.yaml").read_text())
+    power = pd.read_csv(res / "haar/power.tsv", sep="\t", comment="#")
+    assert set(power["test"]) == {"ks_exact", "frobenius_z", "ks_pooled_paper"}
+    assert len(power) == 3 * 6 * len(cfg["haar"]["power"]) and power["rejection_rate"].between(0, 1).all()
+    rot = pd.read_csv(res / "toy/haar/rotations.tsv", sep="\t", comment="#")
+    assert len(rot) == 2 * len(cfg["audit"]["toy"]["sites"])
+    assert (rot["d"] == 64).all() and rot["det"].isin([1, -1]).all() and rot["ks_p"].between(0, 1).all()
+    readings = ("not determined by data", "rejects Haar", "consistent with Haar")
+    assert rot["haar_reading"].map(lambda r: r.startswith(readings)).all()
+    low = rot["determined_fraction"] < cfg["haar"]["min_determined_fraction"]
+    assert rot.loc[low, "haar_reading"].str.startswith("not determined").all()
+    pooled = pd.read_csv(res / "toy/haar/pooled_paper_test.tsv", sep="\t", comment="#")
+    assert pooled["n_angles"].iloc[0] == 64 * len(rot)
+    record = json.loads((res / "claims/haar_test_has_power.json").read_text())
+    assert record["n_units"] == len(cfg["haar"]["power"])
+    assert (res / "figures/figure2.png").stat().st_size > 10_000

@@ -2,7 +2,7 @@
 
 A claim in preregistration.md names ``table`` (``ev``, ``decoder_cosine`` or ``firing``),
 ``column``, optionally ``sites: internal`` (every audited site but the first, the
-embedding) and ``where`` (equalities on other columns, e.g. ``{frame: raw}``), plus the
+embedding; only for per-arm tables) and ``where`` (equalities on other columns, e.g. ``{frame: raw}``), plus the
 comparison and threshold that ``bars.gate`` applies to every selected row.
 """
 
@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-KEY_COLUMNS = ("cohort", "anchor", "other", "site", "expansion", "frame")
+KEY_COLUMNS = ("cohort", "anchor", "other", "site", "expansion", "frame", "d", "alternative", "test")
 
 
 def claim_units(
@@ -24,8 +24,8 @@ def claim_units(
 ) -> list[dict[str, Any]]:
     """One unit per selected row of the claim's table in every arm.
 
-    ``tables`` maps (arm, table name) to a TSV path; ``internal_sites`` maps arm to its
-    internal sites.
+    ``tables`` maps (arm, table name) to a TSV path (arm ``"all"`` for tables that belong to
+    no arm, such as the Haar power table); ``internal_sites`` maps arm to its internal sites.
     """
     units = []
     for (arm, table), path in sorted(tables.items()):

@@ -192,6 +192,26 @@ class AuditConfig:
 
 
 @dataclass(frozen=True)
+class HaarConfig:
+    """Haar statistics (SPEC §7, §12.2)."""
+
+    alpha: float = 0.05
+    """Test level."""
+    seed: int = 20260506
+    """Seed of every Haar sample drawn."""
+    n_null: int = 200
+    """Haar samples behind the Frobenius and permutation-distance nulls."""
+    n_reference: int = 10
+    """Haar matrices in the paper's pooled two-sample test."""
+    power: tuple[tuple[int, int], ...] = ((64, 200), (512, 50))
+    """(d, matrices per alternative) of the size/power table."""
+    rank_variance: float = 0.99
+    """Variance that defines the well-determined subspace of R."""
+    min_determined_fraction: float = 0.5
+    """Below this fraction of d, no Haar reading is offered."""
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole validated configuration."""
 
@@ -206,6 +226,7 @@ class Config:
     train: TrainConfig
     bar_b: BarBConfig
     audit: AuditConfig
+    haar: HaarConfig
     strict_bars: bool
     raw: dict[str, Any] = field(repr=False, compare=False)
     """The validated dict, for hashing and for Snakemake params."""
@@ -335,6 +356,10 @@ def load(raw: dict[str, Any]) -> Config:
         train=train,
         bar_b=BarBConfig(**raw["bars"]["B"]),
         audit=_audit(raw["audit"]),
+        haar=HaarConfig(
+            **{k: v for k, v in raw["haar"].items() if k != "power"},
+            power=tuple((p["d"], p["n"]) for p in raw["haar"]["power"]),
+        ),
         strict_bars=raw["strict_bars"],
         raw=raw,
     )

@@ -9,6 +9,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
@@ -125,5 +126,63 @@ def decoder_cosine_figure(cos: pd.DataFrame) -> Figure:
             ax.set(ylim=(-0.02, 1.02), ylabel=f"{metric} (cos > 0.5)", title=f"{arm} cohort {cohort}")
             ax.grid(alpha=0.3)
     axes[0][-1].legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    return fig
+
+
+def figure2(
+    frobenius: dict[int, list[float]],
+    angles: dict[tuple[int, int], np.ndarray],
+    null: dict[tuple[int, int], tuple[float, float]],
+    power: pd.DataFrame,
+    alternative_angles: dict[str, np.ndarray],
+    alt_d: int,
+) -> Figure:
+    """Paper Figure 2 with its missing controls.
+
+    Top: ‖R − I‖_F of the fitted rotations against the Haar null (mean ± 2 sd) and √(2d);
+    their free eigen-angles against the exact Haar density; the size/power table. Bottom:
+    the free angles of each alternative at ``alt_d`` against the Haar law.
+    """
+    from polyrot import haar
+
+    fig = plt.figure(figsize=(15, 8))
+    grid = fig.add_gridspec(2, max(3, len(alternative_angles)))
+    ax = fig.add_subplot(grid[0, 0])
+    for d, values in frobenius.items():
+        ax.hist(values, bins=20, alpha=0.6, label=f"fitted R, d={d}")
+        ax.axvline(np.sqrt(2 * d), color="k", ls=":", label=f"√(2d) = {np.sqrt(2 * d):.2f}")
+        for (dd, det), (mean, sd) in null.items():
+            if dd == d:
+                ax.axvspan(
+                    mean - 2 * sd,
+                    mean + 2 * sd,
+                    alpha=0.15,
+                    color="tab:green" if det == 1 else "tab:orange",
+                    label=f"Haar det {det:+d}: mean ± 2 sd",
+                )
+    ax.set(xlabel="‖R − I‖_F", ylabel="rotations", title="Frobenius distance to identity")
+    ax.legend(fontsize=7)
+    ax = fig.add_subplot(grid[0, 1])
+    theta = np.linspace(1e-3, np.pi - 1e-3, 400)
+    for (d, det), values in angles.items():
+        if len(values):
+            ax.hist(values, bins=40, range=(0, np.pi), density=True, alpha=0.5, label=f"fitted R, d={d}, det {det:+d}")
+            ax.plot(theta, haar.angle_pdf(theta, d, det), lw=1.5, label=f"exact Haar law, d={d}, det {det:+d}")
+    ax.set(xlabel="free eigen-angle θ", ylabel="density", title="eigen-angles of the fitted R")
+    ax.legend(fontsize=7)
+    ax = fig.add_subplot(grid[0, 2])
+    pivot = power.pivot_table(index=["d", "alternative"], columns="test", values="rejection_rate", sort=False)
+    pivot.plot.barh(ax=ax, width=0.8)
+    ax.axvline(float(power["alpha"].iloc[0]), color="k", ls=":", lw=1)
+    ax.set(xlabel="rejection rate at α", title="size (haar_*) and power (others)", xlim=(0, 1.02))
+    ax.tick_params(axis="y", labelsize=7)
+    ax.legend(fontsize=7)
+    for i, (name, values) in enumerate(alternative_angles.items()):
+        ax = fig.add_subplot(grid[1, i])
+        ax.hist(values, bins=30, range=(0, np.pi), density=True, alpha=0.6, color="tab:gray")
+        ax.plot(theta, haar.angle_pdf(theta, alt_d, 1), color="tab:green", lw=1.2)
+        ax.set(title=f"{name} (d={alt_d})", xlabel="θ")
+        ax.tick_params(labelsize=7)
     fig.tight_layout()
     return fig

@@ -58,7 +58,9 @@ for _arm, _spec in ARMS.items():
             fit=[acts_file(_arm, m, "{site}", "fit") for m in _spec["models"]],
             null_site=lambda wc, arm=_arm: [acts_file(arm, m, null_site(arm, wc.site), "fit") for m in ARMS[arm]["models"]],
         output:
-            [RESULTS / f"{_arm}/rotations/{a}__{b}/{{site}}.controls.npz" for _, a, b in _spec["pairs"]],
+            matrices=[RESULTS / f"{_arm}/rotations/{a}__{b}/{{site}}.npy" for _, a, b in _spec["pairs"]],
+            meta=[RESULTS / f"{_arm}/rotations/{a}__{b}/{{site}}.json" for _, a, b in _spec["pairs"]],
+            controls=[RESULTS / f"{_arm}/rotations/{a}__{b}/{{site}}.controls.npz" for _, a, b in _spec["pairs"]],
         params:
             pairs=_spec["pairs"],
             models=_spec["models"],
@@ -122,12 +124,12 @@ rule audit_tables:
 
 rule judge_claim:
     input:
-        tables=[RESULTS / f"{arm}/audit/{t}.tsv" for arm in ARMS for t in ("ev", "decoder_cosine", "firing")],
+        tables=[t["path"] for t in CLAIM_TABLES],
         prereg=PREREG_FILES,
     output:
         RESULTS / "claims/{claim}.json",
     params:
-        arms=list(ARMS),
+        tables=CLAIM_TABLES,
     log:
         RESULTS / "logs/judge_claim/{claim}.log",
     localrule: True

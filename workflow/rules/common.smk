@@ -43,6 +43,19 @@ ARMS = {"toy": _toy_arm()}
 AUDIT_CLAIMS = sorted(PREREG.effective.get("claims", {}))
 
 
+# Every table a preregistered claim may name: (arm or "all", table name, path).
+CLAIM_TABLES = [
+    {"arm": arm, "table": table, "path": str(RESULTS / arm / sub / f"{name}.tsv")}
+    for arm in ARMS
+    for table, sub, name in (
+        ("ev", "audit", "ev"),
+        ("decoder_cosine", "audit", "decoder_cosine"),
+        ("firing", "audit", "firing"),
+        ("haar_rotations", "haar", "rotations"),
+    )
+] + [{"arm": "all", "table": "haar_power", "path": str(RESULTS / "haar" / "power.tsv")}]
+
+
 def acts_file(arm, model, site, split):
     return RESULTS / arm / "acts" / model / ARMS[arm]["checkpoint"] / f"{site}.{split}.npz"
 

@@ -13,7 +13,7 @@ def main(smk) -> None:
     models = list(smk.params.models)
     fit = dict(zip(models, (activations.read_cache(p) for p in smk.input.fit), strict=True))
     other_site = dict(zip(models, (activations.read_cache(p) for p in smk.input.null_site), strict=True))
-    for (cohort, a, b), out in zip(smk.params.pairs, smk.output, strict=True):
+    for (cohort, a, b), out in zip(smk.params.pairs, smk.output.controls, strict=True):
         rng = np.random.default_rng([smk.params.seed, models.index(b)])
         rotations = audit.fit_site_rotations(fit[a].acts, fit[b].acts, other_site[b].acts, rng)
         meta = audit.rotation_meta(

@@ -1,7 +1,5 @@
 """Judge one preregistered claim of the audit against the arms' tables."""
 
-from pathlib import Path
-
 from polyrot import config, prereg
 from polyrot.bars import gate
 from polyrot.claims import claim_units
@@ -12,8 +10,8 @@ def main(smk) -> None:
     reg = prereg.load(cfg.preregistration, cfg.preregistration_lock)
     name = smk.wildcards.claim
     spec = reg.claim(name)
-    tables = {(Path(p).parent.parent.name, Path(p).stem): p for p in smk.input.tables}
-    units = claim_units(spec, tables, {arm: cfg.audit.arms[arm].internal_sites for arm in smk.params.arms})
+    tables = {(t["arm"], t["table"]): t["path"] for t in smk.params.tables}
+    units = claim_units(spec, tables, {arm: cfg.audit.arms[arm].internal_sites for arm in cfg.audit.arms})
     record = gate.write_verdict(
         smk.output[0],
         name,
@@ -22,7 +20,12 @@ def main(smk) -> None:
         config.stable_hash(cfg.raw),
         smk.input,
         kind="claim",
-        extra={"table": spec["table"], "column": spec["column"], "sites": spec.get("sites", "all")},
+        extra={
+            "table": spec["table"],
+            "column": spec["column"],
+            "sites": spec.get("sites", "all"),
+            "where": spec.get("where"),
+        },
     )
     with open(smk.log[0], "w") as fh:
         fh.write(gate.describe(record) + "\n")
