@@ -267,8 +267,18 @@ def _all_abs_angles(R: np.ndarray) -> np.ndarray:
     return np.abs(np.angle(np.linalg.eigvals(R)))
 
 
+def pooled_reference(d: int, rng: np.random.Generator, n_reference: int = 10) -> np.ndarray:
+    """The paper's reference pool: all |angles| of ``n_reference`` Haar O(d) samples."""
+    return np.concatenate(
+        [_all_abs_angles(sample_haar(d, rng, det=int(rng.choice([1, -1])))) for _ in range(n_reference)]
+    )
+
+
 def ks_pooled_paper(
-    Rs: Sequence[np.ndarray], rng: np.random.Generator, n_reference: int = 10
+    Rs: Sequence[np.ndarray],
+    rng: np.random.Generator,
+    n_reference: int = 10,
+    reference: np.ndarray | None = None,
 ) -> tuple[float, float, int]:
     """THE PAPER'S TEST, kept only for comparison with :func:`ks_exact`.
 
@@ -279,6 +289,7 @@ def ks_pooled_paper(
     the forced ±1 eigenvalues, the mixing of components and the dependence between the
     angles of one matrix all make its p-value hard to interpret.
     Returns ``(statistic, p, n_angles)`` with n_angles the number of pooled angles of Rs.
+    ``reference`` (from :func:`pooled_reference`) reuses one reference pool across calls.
     """
     if len(Rs) == 0:
         raise ValueError("Rs is empty")
@@ -289,9 +300,7 @@ def ks_pooled_paper(
         raise ValueError(f"matrices have different shapes: {sorted(ds)}")
     d = next(iter(ds))[0]
     obs = np.concatenate([_all_abs_angles(np.asarray(R, dtype=np.float64)) for R in Rs])
-    ref = np.concatenate(
-        [_all_abs_angles(sample_haar(d, rng, det=int(rng.choice([1, -1])))) for _ in range(n_reference)]
-    )
+    ref = pooled_reference(d, rng, n_reference) if reference is None else reference
     res = stats.ks_2samp(obs, ref)
     return float(res.statistic), float(res.pvalue), int(obs.size)
 
