@@ -14,7 +14,6 @@ from typing import Any
 import numpy as np
 
 from polyrot import haar
-from polyrot.align import effective_rank
 from polyrot.audit import data_span
 
 
@@ -30,8 +29,8 @@ def rotation_row(
     """Whole-R statistics (``haar.summary``) plus the rank-restricted ones and a plain verdict."""
     row = haar.summary(R, rng, n_null=n_null)
     d = R.shape[0]
-    k = effective_rank(fit_b, variance)
     V = data_span(fit_b, variance)
+    k = V.shape[1]
     row.update(
         effective_rank=k,
         determined_fraction=k / d,
