@@ -155,7 +155,7 @@ train.train(sys.argv[1], 5, TaskConfig(analysis_n=32, heldout_n=32), cfg, progre
 def test_sigkill_mid_run_then_resume(tmp_path):
     """A real SIGKILL: only complete checkpoints are visible, and the resumed run finishes
     with the same weights as an uninterrupted one."""
-    steps = 400
+    steps = 1000  # long enough that the kill always lands mid-run
     proc = subprocess.Popen(
         [sys.executable, "-c", KILL_SCRIPT, str(tmp_path / "cut"), str(steps)], start_new_session=True
     )

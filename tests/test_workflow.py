@@ -120,7 +120,8 @@ def test_killed_training_job_resumes_under_snakemake(tmp_path, repo, how):
 
     work = copy_workflow(repo, tmp_path)
     cfg = yaml.safe_load((work / "config/test.yaml").read_text())
-    cfg["train"].update(steps=400, checkpoint_every=20)
+    # long enough (~15 s of training) that the interruption always lands mid-run
+    cfg["train"].update(steps=1500, checkpoint_every=20)
     (work / "long.yaml").write_text(yaml.safe_dump(cfg))
     target = "results/toy/models/B100/final/model.safetensors"
     cmd = [*SNAKEMAKE, target, "--cores", "1", "--configfile", "long.yaml"]
@@ -144,7 +145,7 @@ def test_killed_training_job_resumes_under_snakemake(tmp_path, repo, how):
     out = snakemake(work, target, "--cores", "1", "--configfile", "long.yaml")
     assert "resumed" in out.stdout + out.stderr
     meta = json.loads((work / "results/toy/models/B100/final/meta.json").read_text())
-    assert meta["step"] == 400
+    assert meta["step"] == 1500
 
 
 def test_audit_outputs(run):
