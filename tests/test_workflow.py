@@ -127,7 +127,15 @@ def test_killed_training_job_resumes_under_snakemake(tmp_path, repo, how):
     cmd = [*SNAKEMAKE, target, "--cores", "1", "--configfile", "long.yaml"]
     env = {**os.environ, "TQDM_DISABLE": "1"}
     proc = subprocess.Popen(
-        cmd, cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, start_new_session=True
+        cmd,
+        cwd=work,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+        start_new_session=True,
+        # a shell's background job starts with SIGINT ignored, and Python keeps it ignored:
+        # restore the default so that Ctrl-C behaves as at a terminal
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     ckpt = work / "results/toy/models/B100/step000040"
     deadline = time.time() + 120
