@@ -153,7 +153,7 @@ def test_span_projection_drops_unread_components(rng):
     # data live in the first 3 of 8 dimensions; two dictionaries agree there and differ elsewhere
     X = np.zeros((400, 8))
     X[:, :3] = rng.normal(size=(400, 3)) * [3, 2, 1]
-    span = audit.data_span(X)
+    span = align.data_span(X)
     assert span.shape == (8, 3)
     W_a = np.hstack([rng.normal(size=(20, 3)), 5 * rng.normal(size=(20, 5))])
     W_b = np.hstack([W_a[:, :3], 5 * rng.normal(size=(20, 5))])

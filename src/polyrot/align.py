@@ -85,8 +85,25 @@ def fit_moments(A: np.ndarray, B: np.ndarray) -> Rotation:
     return Rotation(R=U_b @ U_a.T, mu_a=A.mean(0), mu_b=B.mean(0), method="null_moments")
 
 
+def _principal(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Singular values and right singular vectors of the centred X."""
+    Xc = np.asarray(X, dtype=np.float64) - np.mean(X, axis=0)
+    _, s, Vt = np.linalg.svd(Xc, full_matrices=False)
+    return s, Vt
+
+
+def _rank_for(s: np.ndarray, variance: float) -> int:
+    s2 = s**2
+    return int(np.searchsorted(np.cumsum(s2) / s2.sum(), variance) + 1)
+
+
 def effective_rank(X: np.ndarray, variance: float = 0.99) -> int:
     """Number of principal components needed for ``variance`` of the total variance."""
-    Xc = np.asarray(X, dtype=np.float64) - np.mean(X, axis=0)
-    s2 = np.linalg.svd(Xc, compute_uv=False) ** 2
-    return int(np.searchsorted(np.cumsum(s2) / s2.sum(), variance) + 1)
+    return _rank_for(_principal(X)[0], variance)
+
+
+def data_span(X: np.ndarray, variance: float = 0.99) -> np.ndarray:
+    """Orthonormal basis ``(d, k)`` of the principal subspace holding ``variance`` of X's
+    variance (k = ``effective_rank``), from one SVD."""
+    s, Vt = _principal(X)
+    return Vt[: _rank_for(s, variance)].T

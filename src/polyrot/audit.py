@@ -136,18 +136,11 @@ def ev_row(
     return row
 
 
-def data_span(X: np.ndarray, variance: float = 0.99) -> np.ndarray:
-    """Orthonormal basis ``(d, k)`` of the principal subspace holding ``variance`` of X's variance."""
-    Xc = np.asarray(X, dtype=np.float64) - np.mean(X, axis=0)
-    _, _, Vt = np.linalg.svd(Xc, full_matrices=False)
-    return Vt[: effective_rank(X, variance)].T
-
-
 def cosine_rows(
     W_a: np.ndarray, W_b: np.ndarray, R: Rotation, span_a: np.ndarray, rng: np.random.Generator
 ) -> list[dict[str, Any]]:
     """Decoder cosine of b's dictionary against a's: raw, mapped through R, and both again
-    with every row projected onto a's data span (``span_a``, see ``data_span``), which drops
+    with every row projected onto a's data span (``span_a``, see ``align.data_span``), which drops
     the components no activation ever reads — where an SAE's rows keep their initialisation.
     ``chance_span`` matches a's projected rows against as many random Gaussian directions in
     the same span: what an overcomplete dictionary in a low-rank space matches by chance."""

@@ -89,10 +89,10 @@ def power_table(
     total = sum(n * len(ALTERNATIVES) for n in dims.values())
     bar = tqdm(total=total, desc="Haar power", disable=not progress, mininterval=1.0)
     for d, n in dims.items():
+        null_rng = np.random.default_rng([seed, d])  # one cached null per (d, component)
+        reference = haar.pooled_reference(d, np.random.default_rng([seed, d, 999]), n_reference)
         for name, make in ALTERNATIVES.items():
             rng = np.random.default_rng([seed, d, list(ALTERNATIVES).index(name)])
-            null_rng = np.random.default_rng([seed, d])  # one cached null per (d, component)
-            reference = haar.pooled_reference(d, np.random.default_rng([seed, d, 999]), n_reference)
             hits = {t: 0 for t in TESTS}
             fro = []
             for _ in range(n):

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from polyrot import haar
-from polyrot.audit import data_span
+from polyrot.align import data_span
 
 
 def rotation_row(

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from polyrot import activations, audit, io, sae
+from polyrot import activations, align, audit, io, sae
 
 
 def main(smk) -> None:
@@ -15,7 +15,7 @@ def main(smk) -> None:
     fit = {Path(p).parent.parent.name: activations.read_cache(p).acts for p in smk.input.fit}
     held = {Path(p).parent.parent.name: activations.read_cache(p).acts for p in smk.input.heldout}
     saes = {(Path(p).parent.parent.name, Path(p).stem): sae.load_sae(p)[0] for p in smk.input.saes}
-    spans = {m: audit.data_span(x) for m, x in fit.items()}
+    spans = {m: align.data_span(x) for m, x in fit.items()}
     ev, cosine, firing = [], [], []
     for (cohort, a, b), rot_path in zip(smk.params.pairs, smk.input.rotations, strict=True):
         rotations = audit.load_rotations(str(rot_path).removesuffix(".controls.npz"))
