@@ -13,7 +13,7 @@ include: "workflow/rules/common.smk"
 
 
 wildcard_constraints:
-    model=r"[A-Z]\d+",
+    model=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
     which=r"best|final",
 
 
@@ -21,8 +21,10 @@ include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/bars.smk"
 include: "workflow/rules/figures.smk"
+include: "workflow/rules/neox.smk"
 include: "workflow/rules/audit.smk"
 include: "workflow/rules/haar.smk"
+include: "workflow/rules/drift.smk"
 
 
 rule all:
@@ -35,3 +37,4 @@ rule all:
         rules.figure1.output,
         rules.claims.output,
         rules.figure2.output,
+        rules.drift_figure.output if DRIFT_ARMS else [],

@@ -90,3 +90,55 @@ def test_schema_and_dataclasses_agree():
     assert set(props["bars"]["properties"]["B"]["properties"]) == {
         f.name for f in dataclasses.fields(config.BarBConfig)
     }
+    neox = props["neox"]["properties"]
+    assert set(neox["family"]["properties"]) == {f.name for f in dataclasses.fields(config.FamilyConfig)}
+    assert set(neox["corpus"]["properties"]) == {f.name for f in dataclasses.fields(config.NeoxCorpusConfig)}
+    assert set(neox["extract"]["properties"]) == {f.name for f in dataclasses.fields(config.NeoxExtractConfig)}
+    assert set(neox) == {f.name for f in dataclasses.fields(config.NeoxConfig)}
+
+
+def test_paper_neox_arm_is_the_nine_pythia_seeds(repo):
+    cfg = config.load_file(repo / "config/paper.yaml")
+    assert cfg.neox.source == "hub" and cfg.neox.hub_org == "EleutherAI" and cfg.neox.revision == "step143000"
+    assert cfg.neox.models == tuple(f"pythia-70m-seed{i}" for i in range(1, 10))
+    assert len(cfg.neox.pairs) == 8 and cfg.neox.corpus.source == "pile-10k" and cfg.neox.corpus.seq_len == 256
+    assert cfg.audit.arms["neox"].sites[-1] == "resid_post_5" and len(cfg.audit.arms["neox"].sites) == 7
+    assert cfg.audit.arms["neox"].drift.early == "step3000"
+
+
+def test_default_neox_arm_is_an_offline_family(repo):
+    cfg = config.load_file(repo / "config/config.yaml")
+    assert cfg.neox.source == "family" and cfg.neox.local_dir == cfg.results_dir / "neox" / "models"
+    assert [cfg.neox.seed_of(m) for m in cfg.neox.models] == [1, 2, 3, 4]
+    assert cfg.neox.corpus.source == "python-docs"
+
+
+def test_neox_problems_are_refused_naming_the_key(raw):
+    cases = [
+        (("neox", "anchor"), "nope", "'neox.anchor'"),
+        (("neox", "revision"), "step7", "not in 'neox.family.save_steps'"),
+        (("neox", "models"), ["a-seed1", "b"], "must end in -seed<N>"),
+        (("neox", "source"), "local", "'neox.local_dir' is required"),
+        (("audit", "neox", "sites"), ["resid_pre_0", "resid_mid_0"], "'audit.neox.sites'"),
+        (("audit", "neox", "sites"), ["resid_pre_0", "resid_post_5"], "the family has 2 layers"),
+        (("audit", "neox", "drift", "early"), "step20", "'audit.neox.drift.early'"),
+        (("audit", "toy", "drift", "checkpoints"), ["step000030"], "is never written"),
+        (("neox", "family", "save_steps"), [10], "must include the final step"),
+        (("neox", "corpus", "source"), "file", "'neox.corpus.path' is required"),
+    ]
+    for keys, value, message in cases:
+        bad = copy.deepcopy(raw)
+        node = bad
+        for k in keys[:-1]:
+            node = node[k]
+        node[keys[-1]] = value
+        refused(bad, message)
+    bad = copy.deepcopy(raw)
+    del bad["audit"]["neox"]
+    refused(bad, "must be given together")
+    bad = copy.deepcopy(raw)
+    bad["train"]["keep_all_checkpoints"] = False
+    refused(bad, "keep_all_checkpoints: true")
+    bad = copy.deepcopy(raw)
+    del bad["neox"], bad["audit"]["neox"]
+    assert config.load(bad).neox is None and "neox" not in config.load(bad).audit.arms

@@ -183,9 +183,12 @@ def test_audit_outputs(run):
     assert abs(abs(meta["det"]) - 1) < 1e-9 and R.shape == (meta["d"], meta["d"])
     assert abs(meta["frobenius_to_identity"] - float(np.linalg.norm(R - np.eye(64)))) < 1e-9
     claims = pd.read_csv(res / "claims/summary.tsv", sep="\t", comment="#")
-    assert len(claims) == 11 and set(claims["verdict"]) <= {"PASS", "FAIL"}
+    assert len(claims) == 14 and set(claims["verdict"]) <= {"PASS", "FAIL"}
     record = json.loads((res / "claims/audit_naive_ev_negative.json").read_text())
-    assert record["n_units"] == 2 * (len(sites) - 1)  # internal sites only
+    neox_sites = cfg["audit"]["neox"]["sites"]
+    # internal sites only: two toy pairs and one GPT-NeoX pair
+    assert record["n_units"] == 2 * (len(sites) - 1) + (len(neox_sites) - 1)
+    assert {u["arm"] for u in record["units"]} == {"toy", "neox"}
     assert record["preregistration"]["amendments"][0]["date"] == "2026-11-26"
     for name in ("figure1", "decoder_cosine"):
         assert (res / f"figures/{name}.png").stat().st_size > 10_000
@@ -209,3 +212,55 @@ def test_haar_outputs(run):
     record = json.loads((res / "claims/haar_test_has_power.json").read_text())
     assert record["n_units"] == len(cfg["haar"]["power"])
     assert (res / "figures/figure2.png").stat().st_size > 10_000
+
+
+def test_neox_arm_runs_the_audit_on_the_offline_family(run):
+    res = run / "results"
+    cfg = yaml.safe_load((run / "config/test.yaml").read_text())
+    neox, sites = cfg["neox"], cfg["audit"]["neox"]["sites"]
+    for model in neox["models"]:
+        for step in neox["family"]["save_steps"]:
+            folder = res / f"neox/models/{model}/step{step}"
+            assert {"config.json", "model.safetensors", "tokenizer.json"} <= {p.name for p in folder.iterdir()}
+        log = pd.read_csv(res / f"neox/models/{model}/train_log.tsv", sep="\t", comment="#")
+        assert log["step"].tolist() == neox["family"]["save_steps"] and np.isfinite(log["heldout_loss"]).all()
+    analysis = np.load(res / "neox/corpus/analysis.npz")
+    c = neox["corpus"]
+    assert analysis["fit"].shape == (c["fit_sequences"], c["seq_len"])
+    assert analysis["heldout"].shape == (c["heldout_sequences"], c["seq_len"])
+    meta = json.loads((res / "neox/corpus/analysis.json").read_text())
+    assert set(meta["fit"]["documents"]).isdisjoint(meta["heldout"]["documents"])
+    train_docs = {json.loads(line)["name"] for line in (res / "neox/corpus/python_docs.train.jsonl").open()}
+    assert train_docs.isdisjoint(meta["fit"]["documents"] + meta["heldout"]["documents"])
+    acts = np.load(res / f"neox/acts/{neox['anchor']}/{neox['revision']}/{sites[-1]}.fit.npz")
+    assert acts["acts"].shape == (c["fit_sequences"] * c["seq_len"], neox["family"]["hidden_size"])
+    ev = pd.read_csv(res / "neox/audit/ev.tsv", sep="\t", comment="#")
+    assert len(ev) == (len(neox["models"]) - 1) * len(sites) and set(ev["cohort"]) == {"neox"}
+    assert ev[["self_ev_centred", "rotated_ev_centred", "null_permuted_ev_centred"]].notna().all().all()
+    rot = pd.read_csv(res / "neox/haar/rotations.tsv", sep="\t", comment="#")
+    assert len(rot) == len(ev) and (rot["d"] == neox["family"]["hidden_size"]).all()
+    figure = pd.read_csv(res / "neox/audit/firing.tsv", sep="\t", comment="#")
+    assert set(figure["frame"]) == {"raw", "rotated"}
+
+
+def test_checkpoint_drift_on_both_arms(run):
+    res = run / "results"
+    cfg = yaml.safe_load((run / "config/test.yaml").read_text())
+    for arm in ("toy", "neox"):
+        spec = cfg["audit"][arm]
+        drift = pd.read_csv(res / f"{arm}/drift/drift.tsv", sep="\t", comment="#")
+        assert len(drift) == len(spec["drift"]["checkpoints"]) * len(spec["sites"]) * len(spec["sae"]["expansions"])
+        assert (
+            set(drift["checkpoint"]) == set(spec["drift"]["checkpoints"])
+            and (drift["model"] == spec["drift"]["model"]).all()
+        )
+        assert (drift.loc[drift["checkpoint"] == spec["drift"]["early"], "role"] == "early").all()
+        assert (
+            drift[["self_ev_centred", "naive_ev_centred", "rotated_ev_centred", "frobenius_to_identity"]]
+            .notna()
+            .all()
+            .all()
+        )
+    record = json.loads((res / "claims/drift_rotated_near_self.json").read_text())
+    assert {u["arm"] for u in record["units"]} == {"toy", "neox"}
+    assert (res / "figures/drift.png").stat().st_size > 10_000

@@ -130,6 +130,7 @@ def ev_row(
     for conv in metrics.CONVENTIONS:
         rot = row[f"rotated_ev_{conv}"]
         row[f"self_minus_rotated_ev_{conv}"] = row[f"self_ev_{conv}"] - rot
+        row[f"rotated_minus_naive_ev_{conv}"] = rot - row[f"naive_ev_{conv}"]
         for null in ("null_permuted", "null_moments", "null_site"):
             row[f"rotated_minus_{null}_ev_{conv}"] = rot - row[f"{null}_ev_{conv}"]
             row[f"act_rotated_minus_{null}_ev_{conv}"] = row[f"act_rotated_ev_{conv}"] - row[f"act_{null}_ev_{conv}"]

@@ -160,6 +160,18 @@ class SAESettings:
 
 
 @dataclass(frozen=True)
+class DriftConfig:
+    """Checkpoint drift (SPEC §9): one model's earlier checkpoints against its audited one."""
+
+    model: str
+    """The model whose checkpoints are compared."""
+    checkpoints: tuple[str, ...]
+    """Earlier checkpoints (toy ``stepNNNNNN`` directories; GPT-NeoX revisions ``stepN``)."""
+    early: str
+    """The checkpoint the drift claims judge (the paper's single point, Pythia ``step3000``)."""
+
+
+@dataclass(frozen=True)
 class ArmAudit:
     """What the audit covers in one arm."""
 
@@ -167,6 +179,8 @@ class ArmAudit:
     """Residual sites, in forward order; the first is the embedding site."""
     sae: SAESettings
     """SAE hyper-parameters."""
+    drift: DriftConfig | None = None
+    """Checkpoint drift of one model, or None."""
 
     @property
     def internal_sites(self) -> tuple[str, ...]:
@@ -189,6 +203,114 @@ class AuditConfig:
     """Samples of the Gaussian baseline."""
     arms: dict[str, ArmAudit] = field(default_factory=dict)
     """Per-arm sites and SAE settings."""
+
+
+@dataclass(frozen=True)
+class NeoxCorpusConfig:
+    """The text the GPT-NeoX arm's activations are read on (SPEC §5)."""
+
+    source: str = "pile-10k"
+    """``python-docs`` (offline), ``pile-10k`` (hub) or ``file`` (a local .jsonl)."""
+    seq_len: int = 256
+    """Tokens per analysis sequence."""
+    fit_sequences: int = 256
+    """Sequences the SAEs and rotations are fitted on."""
+    heldout_sequences: int = 128
+    """Sequences every reported number is evaluated on (from later documents)."""
+    windows_per_document: int = 1
+    """Consecutive ``seq_len`` windows per document with at least that many tokens."""
+    path: str | None = None
+    """``file``: the .jsonl path (one ``{"text": ...}`` per line)."""
+    heldout_fraction: float = 0.25
+    """``python-docs``: fraction of documents held out of the family's training."""
+
+
+@dataclass(frozen=True)
+class NeoxExtractConfig:
+    """How activations are extracted."""
+
+    batch_size: int = 32
+    """Sequences per forward pass."""
+    dtype: str = "float32"
+    """Weights' dtype during extraction; caches are float32."""
+    device: str = "auto"
+    """``cpu``, ``cuda`` or ``auto``."""
+    threads: int = 1
+    """CPU threads per extraction job."""
+
+
+@dataclass(frozen=True)
+class FamilyConfig:
+    """The offline GPT-NeoX family: Pythia's architecture at laptop size."""
+
+    vocab_size: int = 1024
+    """BPE vocabulary, trained on the corpus's training documents."""
+    hidden_size: int = 64
+    """d of the residual stream."""
+    layers: int = 4
+    """Transformer layers."""
+    heads: int = 4
+    """Attention heads."""
+    intermediate_size: int = 256
+    """MLP width."""
+    rotary_pct: float = 0.25
+    """Fraction of head dimensions with rotary embeddings."""
+    steps: int = 400
+    """Optimiser steps; ``step{steps}`` is the final revision."""
+    batch_size: int = 32
+    """Sequences per step."""
+    lr: float = 3e-3
+    """Peak AdamW learning rate."""
+    warmup_steps: int = 40
+    """Linear warm-up steps."""
+    final_lr_fraction: float = 0.1
+    """Cosine floor as a fraction of ``lr``."""
+    weight_decay: float = 0.01
+    """AdamW decoupled weight decay."""
+    grad_clip: float = 1.0
+    """Maximum global gradient norm."""
+    save_steps: tuple[int, ...] = (400,)
+    """Steps saved as revisions ``step{N}``."""
+    device: str = "auto"
+    """``cpu``, ``cuda`` or ``auto``."""
+    threads: int = 1
+    """CPU threads per training job."""
+
+
+@dataclass(frozen=True)
+class NeoxConfig:
+    """The GPT-NeoX arm (SPEC §5)."""
+
+    source: str
+    """``family`` (trained here), ``local`` (``local_dir``) or ``hub``."""
+    models: tuple[str, ...]
+    """Model names (hub repositories or local folders)."""
+    anchor: str
+    """The reference model."""
+    revision: str
+    """The audited revision."""
+    corpus: NeoxCorpusConfig
+    """Analysis text."""
+    extract: NeoxExtractConfig
+    """Extraction settings."""
+    local_dir: Path | None = None
+    """Where ``local`` (and ``family``) models live: ``<local_dir>/<model>/<revision>/``."""
+    hub_org: str | None = None
+    """``hub``: the repositories' organisation."""
+    family: FamilyConfig | None = None
+    """``family``: the offline family's architecture and training."""
+
+    def seed_of(self, model: str) -> int:
+        """A family model's training seed, from its ``-seed<N>`` suffix."""
+        m = re.search(r"-seed(\d+)$", model)
+        if m is None:
+            raise ValueError(f"GPT-NeoX family model {model!r} does not end in -seed<N>")
+        return int(m.group(1))
+
+    @property
+    def pairs(self) -> list[tuple[str, str]]:
+        """(anchor, other) for every other model."""
+        return [(self.anchor, m) for m in self.models if m != self.anchor]
 
 
 @dataclass(frozen=True)
@@ -230,6 +352,8 @@ class Config:
     strict_bars: bool
     raw: dict[str, Any] = field(repr=False, compare=False)
     """The validated dict, for hashing and for Snakemake params."""
+    neox: NeoxConfig | None = None
+    """The GPT-NeoX arm, or None when the config has no ``neox`` section."""
 
     @property
     def models(self) -> list[str]:
@@ -329,6 +453,84 @@ def _cross_field_problems(raw: dict[str, Any]) -> list[str]:
         out.append(
             f"config key 'train.checkpoint_every' ({train['checkpoint_every']}) exceeds 'train.steps' ({train['steps']})"
         )
+    toy_models = [f"{name}{seed}" for name, c in raw["cohorts"].items() for seed in c["seeds"]]
+    drift = raw["audit"]["toy"].get("drift")
+    if drift is not None:
+        out += _drift_problems("toy", drift, toy_models)
+        for ckpt in drift["checkpoints"]:
+            step = int(ckpt[4:])
+            if not re.fullmatch(r"step\d{6,}", ckpt):
+                out.append(
+                    f"config key 'audit.toy.drift.checkpoints': {ckpt!r} is not a toy checkpoint name (stepNNNNNN)"
+                )
+            elif step % train["checkpoint_every"] or not 0 < step <= train["steps"]:
+                out.append(
+                    f"config key 'audit.toy.drift.checkpoints': {ckpt} is never written "
+                    f"(checkpoints are every {train['checkpoint_every']} steps up to {train['steps']})"
+                )
+        if not train["keep_all_checkpoints"]:
+            out.append(
+                "config key 'audit.toy.drift' needs 'train.keep_all_checkpoints: true' (earlier checkpoints are pruned)"
+            )
+    return out + _neox_problems(raw)
+
+
+def _drift_problems(arm: str, drift: dict[str, Any], models: list[str]) -> list[str]:
+    out = []
+    if drift["model"] not in models:
+        out.append(f"config key 'audit.{arm}.drift.model' ({drift['model']!r}) is not one of the arm's models {models}")
+    if drift["early"] not in drift["checkpoints"]:
+        out.append(f"config key 'audit.{arm}.drift.early' ({drift['early']!r}) is not one of its checkpoints")
+    return out
+
+
+def _neox_problems(raw: dict[str, Any]) -> list[str]:
+    neox, audit = raw.get("neox"), raw["audit"].get("neox")
+    if (neox is None) != (audit is None):
+        return ["config sections 'neox' and 'audit.neox' must be given together (or both left out)"]
+    if neox is None:
+        return []
+    out = []
+    if neox["anchor"] not in neox["models"]:
+        out.append(f"config key 'neox.anchor' ({neox['anchor']!r}) is not one of 'neox.models' {neox['models']}")
+    for key, source in (("local_dir", "local"), ("hub_org", "hub"), ("family", "family")):
+        if neox["source"] == source and key not in neox:
+            out.append(f"config key 'neox.{key}' is required when 'neox.source' is {source}")
+    if neox["corpus"]["source"] == "file" and "path" not in neox["corpus"]:
+        out.append("config key 'neox.corpus.path' is required when 'neox.corpus.source' is file")
+    bad_sites = [s for s in audit["sites"] if not re.fullmatch(r"resid_pre_0|resid_post_\d+", s)]
+    if bad_sites:
+        out.append(
+            f"config key 'audit.neox.sites' names unknown site(s) {bad_sites} "
+            "(GPT-NeoX sites: resid_pre_0, the embeddings, and resid_post_<i>, the output of layer i)"
+        )
+    drift = audit.get("drift")
+    if drift is not None:
+        out += _drift_problems("neox", drift, neox["models"])
+    family = neox.get("family")
+    if neox["source"] == "family" and family is not None:
+        unnamed = [m for m in neox["models"] if not re.search(r"-seed\d+$", m)]
+        if unnamed:
+            out.append(f"config key 'neox.models': family models must end in -seed<N> (the training seed): {unnamed}")
+        seeds = [re.search(r"(\d+)$", m).group(1) for m in neox["models"] if m not in unnamed]
+        if len(set(map(int, seeds))) != len(seeds):
+            out.append("config key 'neox.models': two family models share a seed")
+        if family["steps"] not in family["save_steps"]:
+            out.append(f"config key 'neox.family.save_steps' must include the final step {family['steps']}")
+        if any(s > family["steps"] for s in family["save_steps"]):
+            out.append(f"config key 'neox.family.save_steps' has steps beyond 'neox.family.steps' ({family['steps']})")
+        saved = {f"step{s}" for s in family["save_steps"]}
+        wanted = [neox["revision"], *(drift["checkpoints"] if drift else [])]
+        missing = [r for r in wanted if r not in saved]
+        if missing:
+            out.append(f"revision(s) {missing} (neox.revision, audit.neox.drift) are not in 'neox.family.save_steps'")
+        if family["hidden_size"] % family["heads"]:
+            out.append(
+                f"config key 'neox.family.heads' ({family['heads']}) must divide hidden_size ({family['hidden_size']})"
+            )
+        too_deep = [s for s in audit["sites"] if s.startswith("resid_post_") and int(s[11:]) >= family["layers"]]
+        if too_deep:
+            out.append(f"config key 'audit.neox.sites': {too_deep} but the family has {family['layers']} layers")
     return out
 
 
@@ -362,19 +564,50 @@ def load(raw: dict[str, Any]) -> Config:
         ),
         strict_bars=raw["strict_bars"],
         raw=raw,
+        neox=_neox(raw.get("neox"), Path(raw["results_dir"])),
     )
+
+
+ARM_NAMES = ("toy", "neox")
 
 
 def _audit(raw: dict[str, Any]) -> AuditConfig:
     arms = {}
-    for arm in ("toy",):
+    for arm in ARM_NAMES:
+        if arm not in raw:
+            continue
         a = raw[arm]
         sae = a["sae"]
+        drift = a.get("drift")
         arms[arm] = ArmAudit(
             sites=tuple(a["sites"]),
             sae=SAESettings(**{**sae, "expansions": tuple(sae["expansions"])}),
+            drift=None if drift is None else DriftConfig(drift["model"], tuple(drift["checkpoints"]), drift["early"]),
         )
-    return AuditConfig(**{k: v for k, v in raw.items() if k not in arms}, arms=arms)
+    return AuditConfig(**{k: v for k, v in raw.items() if k not in ARM_NAMES}, arms=arms)
+
+
+def _neox(raw: dict[str, Any] | None, results_dir: Path) -> NeoxConfig | None:
+    if raw is None:
+        return None
+    family = raw.get("family")
+    if raw["source"] == "family":
+        local_dir = results_dir / "neox" / "models"
+    else:
+        local_dir = Path(raw["local_dir"]) if "local_dir" in raw else None
+    return NeoxConfig(
+        source=raw["source"],
+        models=tuple(raw["models"]),
+        anchor=raw["anchor"],
+        revision=raw["revision"],
+        corpus=NeoxCorpusConfig(**raw["corpus"]),
+        extract=NeoxExtractConfig(**raw["extract"]),
+        local_dir=local_dir,
+        hub_org=raw.get("hub_org"),
+        family=None
+        if family is None
+        else FamilyConfig(**{**family, "save_steps": tuple(sorted(family["save_steps"]))}),
+    )
 
 
 def load_file(path: str | Path) -> Config:

@@ -186,3 +186,56 @@ def figure2(
         ax.tick_params(labelsize=7)
     fig.tight_layout()
     return fig
+
+
+def drift_figure(drift: pd.DataFrame, convention: str = "centred", ylim: tuple[float, float] = (-2.0, 1.05)) -> Figure:
+    """Checkpoint drift per arm (rows): held-out EV of the audited checkpoint's SAE on each
+    earlier checkpoint, naive (dashed) and mapped by R (solid), with self EV dotted; and
+    ‖R − I‖_F against √(2d). One colour per site; the smallest SAE expansion."""
+    arms = list(dict.fromkeys(drift["arm"]))
+    fig, axes = plt.subplots(len(arms), 2, figsize=(11, 3.8 * len(arms)), squeeze=False)
+    for (ax_ev, ax_r), arm in zip(axes, arms, strict=True):
+        frame = drift[drift["arm"] == arm]
+        frame = frame[frame["expansion"] == frame["expansion"].min()]
+        model, reference = frame["model"].iloc[0], frame["reference"].iloc[0]
+        for i, (site, rows) in enumerate(frame.groupby("site", sort=False)):
+            rows = rows.sort_values("step")
+            color = plt.cm.viridis(i / max(frame["site"].nunique() - 1, 1))
+            ax_ev.plot(
+                rows["step"],
+                rows[f"rotated_ev_{convention}"].clip(lower=ylim[0]),
+                color=color,
+                marker="o",
+                ms=3,
+                label=f"{site} rotated",
+            )
+            ax_ev.plot(
+                rows["step"],
+                rows[f"naive_ev_{convention}"].clip(lower=ylim[0]),
+                color=color,
+                ls="--",
+                lw=1,
+                label=f"{site} naive",
+            )
+            ax_ev.axhline(rows[f"self_ev_{convention}"].iloc[0], color=color, ls=":", lw=0.8)
+            ax_r.plot(rows["step"], rows["frobenius_to_identity"], color=color, marker="o", ms=3, label=site)
+        ax_r.axhline(frame["sqrt_2d"].iloc[0], color="grey", ls="--", lw=1, label="√(2d) (Haar mean)")
+        for row in frame[frame["role"] == "early"].head(1).itertuples():
+            for ax in (ax_ev, ax_r):
+                ax.axvline(row.step, color="tab:red", lw=0.8, alpha=0.5)
+        ax_ev.set(
+            xscale="log",
+            ylim=ylim,
+            xlabel="step of the earlier checkpoint",
+            ylabel=f"EV ({convention}, held-out)",
+            title=f"{arm}: {model} checkpoints vs {reference} (dotted: self EV)",
+        )
+        ax_r.set(
+            xscale="log", xlabel="step of the earlier checkpoint", ylabel="‖R − I‖_F", title=f"{arm}: rotation size"
+        )
+        for ax in (ax_ev, ax_r):
+            ax.grid(alpha=0.3)
+        ax_ev.legend(fontsize=6, ncol=2)
+        ax_r.legend(fontsize=7)
+    fig.tight_layout()
+    return fig

@@ -158,7 +158,7 @@ def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("config asks for train.device=cuda but torch sees no CUDA device; use cpu or auto")
+        raise RuntimeError("config asks for device cuda but torch sees no CUDA device; use cpu or auto")
     return torch.device(name)
 
 

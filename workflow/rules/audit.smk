@@ -7,7 +7,7 @@ rule extract_toy:
     # one job per model writes every site: the forward pass costs ~0.3 s, a job's start
     # (importing torch) ~3 s; memory holds one model's activations at a time.
     input:
-        RESULTS / "toy/models/{model}/{checkpoint}/model.safetensors",
+        toy_checkpoint_input,
     output:
         expand(
             RESULTS / "toy/acts/{{model}}/{{checkpoint}}/{site}.{split}.npz",
@@ -16,6 +16,7 @@ rule extract_toy:
         ),
     params:
         sites=ARMS["toy"]["sites"],
+        weights=lambda wc: toy_model_file(wc.model, wc.checkpoint),
         out_dir=lambda wc: RESULTS / "toy/acts" / wc.model / wc.checkpoint,
     log:
         RESULTS / "logs/extract_toy/{model}.{checkpoint}.log",
@@ -122,21 +123,23 @@ rule audit_tables:
         "../scripts/audit_tables.py"
 
 
-rule judge_claim:
+rule judge_claims:
+    # every preregistered claim in one job: each is a table lookup, a job's start costs more
     input:
         tables=[t["path"] for t in CLAIM_TABLES],
         prereg=PREREG_FILES,
     output:
-        RESULTS / "claims/{claim}.json",
+        expand(RESULTS / "claims/{claim}.json", claim=AUDIT_CLAIMS),
     params:
         tables=CLAIM_TABLES,
+        claims=AUDIT_CLAIMS,
     log:
-        RESULTS / "logs/judge_claim/{claim}.log",
+        RESULTS / "logs/judge_claims.log",
     localrule: True
     conda:
         CONDA_ENV
     script:
-        "../scripts/judge_claim.py"
+        "../scripts/judge_claims.py"
 
 
 rule claims:

@@ -13,6 +13,9 @@ CONDA_ENV = "../../envs/polyrot.yaml"
 SHARED_IO_ANCHORS = {c.anchor_model for c in CFG.cohorts.values() if c.shared_io}
 
 
+NEOX = CFG.neox
+
+
 def toy_model_file(model, which="best"):
     return RESULTS / "toy" / "models" / model / which / "model.safetensors"
 
@@ -27,19 +30,31 @@ def frozen_io_input(wildcards):
 
 def _toy_arm():
     pairs = [(c.name, c.anchor_model, m) for c in CFG.cohorts.values() for m in c.models if m != c.anchor_model]
-    toy = CFG.audit.arms["toy"]
+    return _arm_spec("toy", CFG.models, pairs, CFG.audit.checkpoint)
+
+
+def _neox_arm():
+    pairs = [("neox", a, b) for a, b in NEOX.pairs]
+    return _arm_spec("neox", list(NEOX.models), pairs, NEOX.revision)
+
+
+def _arm_spec(arm, models, pairs, checkpoint):
+    audit = CFG.audit.arms[arm]
     return {
-        "models": CFG.models,
+        "models": models,
         "pairs": pairs,
-        "sites": list(toy.sites),
-        "checkpoint": CFG.audit.checkpoint,
-        "sae": polyrot.config.as_dict(toy.sae),
+        "sites": list(audit.sites),
+        "checkpoint": checkpoint,
+        "sae": polyrot.config.as_dict(audit.sae),
+        "drift": None if audit.drift is None else polyrot.config.as_dict(audit.drift),
     }
 
 
 # What the arm-agnostic audit rules iterate over, per arm.
-ARMS = {"toy": _toy_arm()}
-# Claims registered in preregistration.md (by amendment), each judged by `judge_claim`.
+ARMS = {"toy": _toy_arm(), **({"neox": _neox_arm()} if NEOX is not None else {})}
+# Arms with a checkpoint-drift analysis (SPEC §9).
+DRIFT_ARMS = [arm for arm, spec in ARMS.items() if spec["drift"] is not None]
+# Claims registered in preregistration.md (by amendment), all judged by `judge_claims`.
 AUDIT_CLAIMS = sorted(PREREG.effective.get("claims", {}))
 
 
@@ -53,11 +68,20 @@ CLAIM_TABLES = [
         ("firing", "audit", "firing"),
         ("haar_rotations", "haar", "rotations"),
     )
+] + [
+    {"arm": arm, "table": "drift", "path": str(RESULTS / arm / "drift" / "drift.tsv")} for arm in DRIFT_ARMS
 ] + [{"arm": "all", "table": "haar_power", "path": str(RESULTS / "haar" / "power.tsv")}]
 
 
-def acts_file(arm, model, site, split):
-    return RESULTS / arm / "acts" / model / ARMS[arm]["checkpoint"] / f"{site}.{split}.npz"
+def acts_file(arm, model, site, split, checkpoint=None):
+    """An activation cache; ``checkpoint`` defaults to the arm's audited one."""
+    return RESULTS / arm / "acts" / model / (checkpoint or ARMS[arm]["checkpoint"]) / f"{site}.{split}.npz"
+
+
+def drift_checkpoints(arm, model):
+    """The checkpoints of ``model`` that the drift analysis reads besides the audited one."""
+    drift = ARMS[arm]["drift"]
+    return list(drift["checkpoints"]) if drift is not None and drift["model"] == model else []
 
 
 def null_site(arm, site):
@@ -82,3 +106,22 @@ def audit_site_inputs(wildcards):
         "saes": [sae_file(arm, m, site, e) for e in spec["sae"]["expansions"] for m in spec["models"]],
         "rotations": [RESULTS / arm / "rotations" / f"{a}__{b}" / f"{site}.controls.npz" for _, a, b in spec["pairs"]],
     }
+
+
+def toy_checkpoint_input(wildcards):
+    """best/ and final/ are DAG outputs; an intermediate stepNNNNNN/ checkpoint is not, so a
+    drift extraction waits for the run's final checkpoint and reads the step's weights."""
+    which = wildcards.checkpoint if wildcards.checkpoint in ("best", "final") else "final"
+    return toy_model_file(wildcards.model, which)
+
+
+def neox_revisions(model):
+    """Revisions of a GPT-NeoX ``model`` that are extracted: the audited one and any drift ones."""
+    return [NEOX.revision] + drift_checkpoints("neox", model)
+
+
+def neox_model_files(model):
+    """The offline family's weights are DAG outputs; hub and local models are read at run time."""
+    if NEOX.source != "family":
+        return []
+    return [RESULTS / f"neox/models/{model}/{rev}/model.safetensors" for rev in neox_revisions(model)]

@@ -10,7 +10,14 @@ from polyrot import activations, config, dyck, train
 def main(smk) -> None:
     torch.set_num_threads(smk.threads)
     cfg = config.load(smk.config)
-    model = train.load_weights(smk.input[0])
+    weights = Path(smk.params.weights)
+    if not weights.exists():
+        raise FileNotFoundError(
+            f"checkpoint {weights.parent.name} of {smk.wildcards.model} was not kept ({weights} is missing): "
+            "drift checkpoints need train.keep_all_checkpoints: true and a step that is a multiple of "
+            "train.checkpoint_every"
+        )
+    model = train.load_weights(weights)
     fit = dyck.analysis_batch(cfg.task.analysis_n, cfg.task.analysis_seed)
     held = activations.heldout_batch(fit, cfg.audit.heldout_n, cfg.audit.heldout_seed)
     out = Path(smk.params.out_dir)

@@ -107,7 +107,7 @@ def describe(record: dict[str, Any]) -> str:
         f"({record['n_failing']}/{record['n_units']} units failing{', ' + ', '.join(flags) if flags else ''})"
     )
     for a in record["preregistration"]["amendments"]:
-        line += f"\n    amended {a['date']}: {a['changes']} ({a['reason']})"
+        line += f"\n    amended {a['date']}: {a['reason']} ({len(a['changes'])} change(s): {', '.join(a['changes'])})"
     return line
 
 

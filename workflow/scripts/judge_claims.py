@@ -1,0 +1,37 @@
+"""Judge every preregistered claim against the arms' tables."""
+
+from polyrot import config, prereg
+from polyrot.bars import gate
+from polyrot.claims import claim_units
+
+
+def main(smk) -> None:
+    cfg = config.load(smk.config)
+    reg = prereg.load(cfg.preregistration, cfg.preregistration_lock)
+    tables = {(t["arm"], t["table"]): t["path"] for t in smk.params.tables}
+    internal = {arm: cfg.audit.arms[arm].internal_sites for arm in cfg.audit.arms}
+    lines = []
+    for name, out in zip(smk.params.claims, smk.output, strict=True):
+        spec = reg.claim(name)
+        record = gate.write_verdict(
+            out,
+            name,
+            claim_units(spec, tables, internal),
+            reg,
+            config.stable_hash(cfg.raw),
+            smk.input,
+            kind="claim",
+            extra={
+                "table": spec["table"],
+                "column": spec["column"],
+                "sites": spec.get("sites", "all"),
+                "where": spec.get("where"),
+            },
+        )
+        lines.append(gate.describe(record))
+    with open(smk.log[0], "w") as fh:
+        fh.write("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main(snakemake)  # noqa: F821
