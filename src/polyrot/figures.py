@@ -52,6 +52,11 @@ def save(fig: Figure, *paths: str | Path) -> None:
     plt.close(fig)
 
 
+def _panel(arm: str, cohort: str) -> str:
+    """A panel's name: the GPT-NeoX arm is one cohort named after it."""
+    return arm if cohort == arm else f"{arm} cohort {cohort}"
+
+
 EV_SERIES = (
     ("self", "self (SAE_a on a)", "k", "-"),
     ("rotated", "rotated (b mapped by R)", "tab:green", "-"),
@@ -96,7 +101,7 @@ def figure1(ev: pd.DataFrame, convention: str = "centred", ylim: tuple[float, fl
                 )
         ax.axhline(0, color="grey", lw=0.8)
         ax.set_xticks(list(x), sites, rotation=45, ha="right", fontsize=8)
-        ax.set(ylim=ylim, ylabel=f"EV ({convention}, held-out)", title=f"{arm} cohort {cohort}, SAE x{expansion}")
+        ax.set(ylim=ylim, ylabel=f"EV ({convention}, held-out)", title=f"{_panel(arm, cohort)}, SAE x{expansion}")
         ax.grid(alpha=0.3)
     axes[0][-1].legend(fontsize=7, loc="lower right")
     fig.tight_layout()
@@ -123,7 +128,7 @@ def decoder_cosine_figure(cos: pd.DataFrame) -> Figure:
                 sub = frame[frame["frame"] == name].groupby("site", sort=False)[metric].mean().reindex(sites)
                 ax.plot(range(len(sites)), sub.values, color=color, ls=ls, marker="o", ms=3, label=name)
             ax.set_xticks(range(len(sites)), sites, rotation=45, ha="right", fontsize=8)
-            ax.set(ylim=(-0.02, 1.02), ylabel=f"{metric} (cos > 0.5)", title=f"{arm} cohort {cohort}")
+            ax.set(ylim=(-0.02, 1.02), ylabel=f"{metric} (cos > 0.5)", title=_panel(arm, cohort))
             ax.grid(alpha=0.3)
     axes[0][-1].legend(fontsize=7, loc="best")
     fig.tight_layout()

@@ -42,7 +42,7 @@ def main(smk) -> None:
         "EV on held-out tokens; *_centred: per-dimension-centred variance (ours), *_scalar: global scalar (paper's code).\n"
         "role early: the checkpoint the preregistered drift claims judge."
     )
-    io.write_tsv(smk.output[0], pd.DataFrame(rows).sort_values(["step", "site", "expansion"], kind="stable"), header)
+    io.write_tsv(smk.output[0], pd.DataFrame(rows).sort_values("step", kind="stable"), header)
 
 
 if __name__ == "__main__":
