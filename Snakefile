@@ -25,6 +25,7 @@ include: "workflow/rules/neox.smk"
 include: "workflow/rules/audit.smk"
 include: "workflow/rules/haar.smk"
 include: "workflow/rules/drift.smk"
+include: "workflow/rules/benchmarks.smk"
 
 
 rule all:
@@ -38,3 +39,4 @@ rule all:
         rules.claims.output,
         rules.figure2.output,
         rules.drift_figure.output if DRIFT_ARMS else [],
+        rules.benchmark_table.output,

@@ -2,45 +2,17 @@
 
 import json
 import os
-import shutil
 import signal
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from _workflow import SNAKEMAKE, copy_workflow, snakemake
 
 pytestmark = pytest.mark.integration
-SNAKEMAKE = [sys.executable, "-m", "snakemake"]
-
-
-def copy_workflow(repo: Path, dest: Path) -> Path:
-    for name in ("Snakefile", "preregistration.md", "preregistration.lock"):
-        shutil.copy(repo / name, dest / name)
-    for name in ("workflow", "config", "envs"):
-        shutil.copytree(repo / name, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
-    return dest
-
-
-def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    env = {**os.environ, "TQDM_DISABLE": "1"}
-    proc = subprocess.run([*SNAKEMAKE, *args], cwd=workdir, capture_output=True, text=True, env=env)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}")
-    return proc
-
-
-@pytest.fixture(scope="module")
-def run(tmp_path_factory, repo):
-    work = copy_workflow(repo, tmp_path_factory.mktemp("wf"))
-    snakemake(work, "--cores", "2", "--configfile", "config/test.yaml")
-    return work
-
-
 def test_dag_writes_every_output(run):
     res = run / "results"
     cfg = yaml.safe_load((run / "config/test.yaml").read_text())

@@ -20,8 +20,11 @@ rule extract_toy:
         out_dir=lambda wc: RESULTS / "toy/acts" / wc.model / wc.checkpoint,
     log:
         RESULTS / "logs/extract_toy/{model}.{checkpoint}.log",
+    benchmark:
+        benchmark_file("extract_toy", "{model}", "{checkpoint}")
     resources:
         mem_mb=2000,
+        runtime=20,
     conda:
         CONDA_ENV
     script:
@@ -45,8 +48,13 @@ for _arm, _spec in ARMS.items():
         log:
             RESULTS / f"logs/train_saes/{_arm}.{{site}}.x{{expansion}}.log",
         threads: 1
+        benchmark:
+            benchmark_file(f"train_saes_{_arm}", "{site}", "x{expansion}")
         resources:
-            mem_mb=4000,
+            # Pythia: 9 models x 65,536 rows x 512 floats per site, plus the dictionaries
+            mem_mb=8000,
+            runtime=240,
+            **GPU,
         conda:
             CONDA_ENV
         script:
@@ -70,7 +78,8 @@ for _arm, _spec in ARMS.items():
         log:
             RESULTS / f"logs/fit_rotations/{_arm}.{{site}}.log",
         resources:
-            mem_mb=2000,
+            mem_mb=4000,
+            runtime=60,
         conda:
             CONDA_ENV
         script:
@@ -92,7 +101,8 @@ rule audit_site:
     log:
         RESULTS / "logs/audit_site/{arm}.{site}.log",
     resources:
-        mem_mb=4000,
+        mem_mb=8000,
+        runtime=120,
     conda:
         CONDA_ENV
     script:

@@ -21,6 +21,7 @@ rule judge_bar_B:
         RESULTS / "logs/judge_bar_B.log",
     resources:
         mem_mb=4000,
+        runtime=120,
     conda:
         CONDA_ENV
     script:

@@ -1,4 +1,6 @@
 # Shared by all rule files -- the validated config, the preregistration check, path helpers.
+import os
+
 import polyrot.config
 import polyrot.audit
 import polyrot.prereg
@@ -14,6 +16,16 @@ SHARED_IO_ANCHORS = {c.anchor_model for c in CFG.cohorts.values() if c.shared_io
 
 
 NEOX = CFG.neox
+
+# On a cluster, the rules that can use a GPU (training, extraction, SAEs) ask for one on the
+# partition named by POLYROT_GPU_PARTITION when it is set; otherwise they ask for none.
+GPU_PARTITION = os.environ.get("POLYROT_GPU_PARTITION", "")
+GPU = {"gpu": 1, "slurm_partition": GPU_PARTITION} if GPU_PARTITION else {}
+
+
+def benchmark_file(rule, *keys):
+    """Where a heavy rule's `benchmark:` record goes (gathered by `benchmark_table`)."""
+    return RESULTS / "benchmarks" / rule / ("-".join(keys) + ".tsv")
 
 
 def toy_model_file(model, which="best"):
@@ -125,3 +137,22 @@ def neox_model_files(model):
     if NEOX.source != "family":
         return []
     return [RESULTS / f"neox/models/{model}/{rev}/model.safetensors" for rev in neox_revisions(model)]
+
+
+def benchmark_inputs():
+    """Every `benchmark:` record the default target produces."""
+    files = [benchmark_file("train_toy", m) for m in CFG.models]
+    files += [
+        benchmark_file("extract_toy", m, c)
+        for m in CFG.models
+        for c in [CFG.audit.checkpoint] + drift_checkpoints("toy", m)
+    ]
+    for arm, spec in ARMS.items():
+        files += [
+            benchmark_file(f"train_saes_{arm}", s, f"x{e}") for s in spec["sites"] for e in spec["sae"]["expansions"]
+        ]
+    if NEOX is not None:
+        files += [benchmark_file("extract_neox", m) for m in NEOX.models]
+        if NEOX.source == "family":
+            files += [benchmark_file("train_neox", m) for m in NEOX.models]
+    return files

@@ -34,7 +34,8 @@ for _arm in DRIFT_ARMS:
         log:
             RESULTS / f"logs/drift/{_arm}.log",
         resources:
-            mem_mb=4000,
+            mem_mb=8000,
+            runtime=120,
         conda:
             CONDA_ENV
         script:

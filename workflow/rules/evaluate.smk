@@ -13,6 +13,7 @@ rule evaluate_toy:
         RESULTS / "logs/evaluate_toy.log",
     resources:
         mem_mb=2000,
+        runtime=30,
     conda:
         CONDA_ENV
     script:

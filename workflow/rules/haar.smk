@@ -11,6 +11,8 @@ rule haar_power:
         RESULTS / "logs/haar_power.log",
     resources:
         mem_mb=2000,
+        # paper.yaml draws 1,000 (d = 64) and 200 (d = 512) matrices per alternative
+        runtime=240,
     conda:
         CONDA_ENV
     script:
@@ -37,6 +39,7 @@ for _arm, _spec in ARMS.items():
             RESULTS / f"logs/haar_rotations/{_arm}.log",
         resources:
             mem_mb=2000,
+            runtime=120,
         conda:
             CONDA_ENV
         script:

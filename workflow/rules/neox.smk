@@ -40,6 +40,7 @@ if NEOX is not None:
                 RESULTS / "logs/neox_tokenizer.log",
             resources:
                 mem_mb=2000,
+                runtime=30,
             conda:
                 CONDA_ENV
             script:
@@ -61,9 +62,12 @@ if NEOX is not None:
             log:
                 RESULTS / "logs/train_neox/{model}.log",
             threads: NEOX.family.threads
+            benchmark:
+                benchmark_file("train_neox", "{model}")
             resources:
                 mem_mb=2000,
-                runtime=60,
+                runtime=120,
+                **GPU,
             conda:
                 CONDA_ENV
             script:
@@ -81,6 +85,7 @@ if NEOX is not None:
             RESULTS / "logs/neox_corpus.log",
         resources:
             mem_mb=4000,
+            runtime=60,
         conda:
             CONDA_ENV
         script:
@@ -111,8 +116,13 @@ if NEOX is not None:
             log:
                 RESULTS / f"logs/extract_neox/{_model}.log",
             threads: NEOX.extract.threads
+            benchmark:
+                benchmark_file("extract_neox", _model)
             resources:
-                mem_mb=4000,
+                # Pythia: 7 sites x 2 splits x (65,536 + 32,768) rows x 512 floats, per revision
+                mem_mb=8000,
+                runtime=120,
+                **GPU,
             conda:
                 CONDA_ENV
             script:

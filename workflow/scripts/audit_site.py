@@ -7,6 +7,7 @@ import pandas as pd
 import torch
 
 from polyrot import activations, align, audit, io, sae
+from polyrot.scripting import run_script
 
 
 def main(smk) -> None:
@@ -35,4 +36,4 @@ def main(smk) -> None:
 
 
 if __name__ == "__main__":
-    main(snakemake)  # noqa: F821
+    run_script(main, snakemake)  # noqa: F821

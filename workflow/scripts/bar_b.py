@@ -4,6 +4,7 @@ import torch
 
 from polyrot import config, prereg, train
 from polyrot.bars import behavioural, gate
+from polyrot.scripting import run_script
 
 
 def main(smk) -> None:
@@ -37,4 +38,4 @@ def main(smk) -> None:
 
 
 if __name__ == "__main__":
-    main(snakemake)  # noqa: F821
+    run_script(main, snakemake)  # noqa: F821

@@ -6,6 +6,7 @@ import pandas as pd
 import torch
 
 from polyrot import activations, drift, io, sae
+from polyrot.scripting import run_script
 
 
 def caches(folder: Path, sites) -> dict:
@@ -46,4 +47,4 @@ def main(smk) -> None:
 
 
 if __name__ == "__main__":
-    main(snakemake)  # noqa: F821
+    run_script(main, snakemake)  # noqa: F821

@@ -3,6 +3,7 @@
 import torch
 
 from polyrot import config, evaluation, io, train
+from polyrot.scripting import run_script
 
 
 def main(smk) -> None:
@@ -18,4 +19,4 @@ def main(smk) -> None:
 
 
 if __name__ == "__main__":
-    main(snakemake)  # noqa: F821
+    run_script(main, snakemake)  # noqa: F821

@@ -7,6 +7,7 @@ import torch
 
 from polyrot import activations, config
 from polyrot.neox import extract, source
+from polyrot.scripting import run_script
 from polyrot.train import resolve_device
 
 
@@ -33,4 +34,4 @@ def main(smk) -> None:
 
 
 if __name__ == "__main__":
-    main(snakemake)  # noqa: F821
+    run_script(main, snakemake)  # noqa: F821

@@ -5,6 +5,7 @@ from pathlib import Path
 import torch
 
 from polyrot import activations, config, dyck, train
+from polyrot.scripting import run_script
 
 
 def main(smk) -> None:
@@ -27,4 +28,4 @@ def main(smk) -> None:
 
 
 if __name__ == "__main__":
-    main(snakemake)  # noqa: F821
+    run_script(main, snakemake)  # noqa: F821

@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 
 from polyrot import figures, haar, haar_power
+from polyrot.scripting import run_script
 
 
 def main(smk) -> None:
@@ -30,4 +31,4 @@ def main(smk) -> None:
 
 
 if __name__ == "__main__":
-    main(snakemake)  # noqa: F821
+    run_script(main, snakemake)  # noqa: F821

@@ -6,6 +6,7 @@ import numpy as np
 import torch
 
 from polyrot import activations, audit
+from polyrot.scripting import run_script
 
 
 def main(smk) -> None:
@@ -32,4 +33,4 @@ def main(smk) -> None:
 
 
 if __name__ == "__main__":
-    main(snakemake)  # noqa: F821
+    run_script(main, snakemake)  # noqa: F821

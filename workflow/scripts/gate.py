@@ -9,6 +9,7 @@ import pandas as pd
 
 from polyrot import io
 from polyrot.bars import gate
+from polyrot.scripting import run_script
 
 
 def main(smk) -> int:
@@ -44,4 +45,4 @@ def main(smk) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(snakemake))  # noqa: F821
+    sys.exit(run_script(main, snakemake))  # noqa: F821

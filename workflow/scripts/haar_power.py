@@ -3,6 +3,7 @@
 import torch
 
 from polyrot import haar_power, io
+from polyrot.scripting import run_script
 
 
 def main(smk) -> None:
@@ -22,4 +23,4 @@ def main(smk) -> None:
 
 
 if __name__ == "__main__":
-    main(snakemake)  # noqa: F821
+    run_script(main, snakemake)  # noqa: F821

@@ -3,6 +3,7 @@
 from polyrot import config, prereg
 from polyrot.bars import gate
 from polyrot.claims import claim_units
+from polyrot.scripting import run_script
 
 
 def main(smk) -> None:
@@ -34,4 +35,4 @@ def main(smk) -> None:
 
 
 if __name__ == "__main__":
-    main(snakemake)  # noqa: F821
+    run_script(main, snakemake)  # noqa: F821

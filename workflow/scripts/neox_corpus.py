@@ -5,6 +5,7 @@ from pathlib import Path
 
 from polyrot import config, io
 from polyrot.neox import corpus, source
+from polyrot.scripting import run_script
 
 
 def main(smk) -> None:
@@ -42,4 +43,4 @@ def main(smk) -> None:
 
 
 if __name__ == "__main__":
-    main(snakemake)  # noqa: F821
+    run_script(main, snakemake)  # noqa: F821

@@ -6,6 +6,7 @@ import numpy as np
 
 from polyrot import io
 from polyrot.neox import corpus
+from polyrot.scripting import run_script
 
 
 def main(smk) -> None:
@@ -29,4 +30,4 @@ def main(smk) -> None:
 
 
 if __name__ == "__main__":
-    main(snakemake)  # noqa: F821
+    run_script(main, snakemake)  # noqa: F821

@@ -4,6 +4,7 @@ import json
 
 from polyrot import io
 from polyrot.neox import corpus
+from polyrot.scripting import run_script
 
 
 def main(smk) -> None:
@@ -22,4 +23,4 @@ def main(smk) -> None:
 
 
 if __name__ == "__main__":
-    main(snakemake)  # noqa: F821
+    run_script(main, snakemake)  # noqa: F821

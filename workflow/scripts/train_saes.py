@@ -6,6 +6,7 @@ import pandas as pd
 import torch
 
 from polyrot import activations, config, io, sae
+from polyrot.scripting import run_script
 
 
 def main(smk) -> None:
@@ -44,4 +45,4 @@ def main(smk) -> None:
 
 
 if __name__ == "__main__":
-    main(snakemake)  # noqa: F821
+    run_script(main, snakemake)  # noqa: F821

@@ -6,6 +6,7 @@ import logging
 from safetensors.torch import load_file
 
 from polyrot import config, train
+from polyrot.scripting import run_script
 from polyrot.toy_model import IO_PARAMS
 
 
@@ -23,4 +24,4 @@ def main(smk) -> None:
 
 
 if __name__ == "__main__":
-    main(snakemake)  # noqa: F821
+    run_script(main, snakemake)  # noqa: F821

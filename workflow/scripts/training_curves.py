@@ -3,6 +3,7 @@
 import pandas as pd
 
 from polyrot import figures
+from polyrot.scripting import run_script
 
 
 def main(smk) -> None:
@@ -12,4 +13,4 @@ def main(smk) -> None:
 
 
 if __name__ == "__main__":
-    main(snakemake)  # noqa: F821
+    run_script(main, snakemake)  # noqa: F821
