@@ -35,4 +35,5 @@ def totals(table: pd.DataFrame) -> pd.DataFrame:
         table.groupby("rule", sort=True)
         .agg(jobs=("job", "size"), wall_s=("wall_s", "sum"), cpu_s=("cpu_s", "sum"), max_rss_mb=("max_rss_mb", "max"))
         .reset_index()
+        .round({"wall_s": 2, "cpu_s": 2})
     )
