@@ -14,8 +14,6 @@ import pytest
 import yaml
 from _workflow import copy_workflow, snakemake
 
-pytestmark = pytest.mark.integration
-
 # the squeue status command: a single-node test cluster keeps no accounting for sacct;
 # short polling so that the test DAG does not wait 40 s per round
 SLURM_ARGS = [
@@ -40,7 +38,8 @@ def _slurm_problem() -> str | None:
     return None
 
 
-pytestmark = [pytestmark, pytest.mark.skipif(_slurm_problem() is not None, reason=str(_slurm_problem()))]
+SLURM_PROBLEM = _slurm_problem()  # sinfo once, at collection
+pytestmark = [pytest.mark.integration, pytest.mark.skipif(SLURM_PROBLEM is not None, reason=str(SLURM_PROBLEM))]
 
 
 @pytest.fixture(scope="module")

@@ -31,7 +31,7 @@ from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 
 from polyrot import dyck, io
-from polyrot.config import TaskConfig, TrainConfig, stable_hash
+from polyrot.config import FamilyConfig, TaskConfig, TrainConfig, stable_hash
 from polyrot.evaluation import eval_sets, evaluate, loss_fn
 from polyrot.toy_model import IO_PARAMS, ToyTransformer, build
 
@@ -90,8 +90,9 @@ def batches(task: TaskConfig, cfg: TrainConfig, seed: int, start_step: int = 0) 
 
 
 # ---------------------------------------------------------------- loss, schedule, eval
-def lr_at(step: int, cfg: TrainConfig) -> float:
-    """Linear warm-up to ``lr``, then cosine decay to ``final_lr_fraction * lr`` at ``steps``."""
+def lr_at(step: int, cfg: TrainConfig | FamilyConfig) -> float:
+    """Linear warm-up to ``lr``, then cosine decay to ``final_lr_fraction * lr`` at ``steps``
+    (the toy models' and the GPT-NeoX family's schedule)."""
     if step < cfg.warmup_steps:
         return cfg.lr * (step + 1) / cfg.warmup_steps
     span = max(cfg.steps - cfg.warmup_steps, 1)

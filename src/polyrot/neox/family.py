@@ -11,7 +11,6 @@ from the start (training is deterministic, so it writes the same revisions).
 from __future__ import annotations
 
 import logging
-import math
 import re
 import shutil
 from pathlib import Path
@@ -24,6 +23,7 @@ from tqdm.auto import tqdm
 
 from polyrot import io
 from polyrot.config import FamilyConfig, stable_hash
+from polyrot.train import lr_at, resolve_device
 
 if TYPE_CHECKING:
     from transformers import GPTNeoXForCausalLM
@@ -54,14 +54,6 @@ def build(cfg: FamilyConfig, vocab_size: int, seq_len: int, seed: int, eos_id: i
     )
     torch.manual_seed(seed)
     return GPTNeoXForCausalLM(config)
-
-
-def lr_at(step: int, cfg: FamilyConfig) -> float:
-    """Linear warm-up, then cosine decay to ``final_lr_fraction * lr`` at ``steps``."""
-    if step < cfg.warmup_steps:
-        return cfg.lr * (step + 1) / cfg.warmup_steps
-    progress = min((step - cfg.warmup_steps) / max(cfg.steps - cfg.warmup_steps, 1), 1.0)
-    return cfg.lr * (cfg.final_lr_fraction + (1 - cfg.final_lr_fraction) * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
 def batch_starts(stream_len: int, seq_len: int, batch_size: int, steps: int, seed: int) -> np.ndarray:
@@ -109,8 +101,6 @@ def train_model(
 ) -> pd.DataFrame:
     """Train one family model and save every ``cfg.save_steps`` revision under
     ``out_dir/<model_name>/``. Returns the log (one row per save step)."""
-    from polyrot.train import resolve_device
-
     device = resolve_device(cfg.device)
     seq_len = heldout.shape[1]
     model = build(cfg, vocab_size, seq_len, seed, eos_id).to(device)

@@ -60,8 +60,7 @@ class ModelSource:
         """
         if self.kind == "local":
             folder = self.path(model, revision)
-            missing = [f for f in ("config.json",) if not (folder / f).is_file()]
-            if not folder.is_dir() or missing or not any((folder / w).is_file() for w in WEIGHT_FILES):
+            if not (folder / "config.json").is_file() or not any((folder / w).is_file() for w in WEIGHT_FILES):
                 raise ModelNotFound(
                     _not_found(self, model, revision, f"no model folder with config.json and weights at {folder}")
                 )
