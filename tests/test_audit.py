@@ -162,3 +162,79 @@ def test_span_projection_drops_unread_components(rng):
     assert rows["raw_span"]["hungarian_mean"] == pytest.approx(1.0)
     assert rows["raw"]["maxcos_mean"] < 0.9 and rows["raw_span"]["span_rank"] == 3
     assert rows["chance_span"]["hungarian_mean"] < 0.99
+
+
+def skewed(n: int, d: int, rng: np.random.Generator, basis: np.ndarray) -> np.ndarray:
+    """Rows with distinct variances and positive third moments along the axes of ``basis``
+    (so the covariance eigenbasis and its signs are identifiable), plus an offset."""
+    return (rng.exponential(size=(n, d)) * np.linspace(1.0, 3.0, d)) @ basis + 4.0
+
+
+def test_moment_null_recovers_a_planted_rotation_without_correspondence(rng):
+    d = 8
+    A = skewed(5000, d, rng, random_orthogonal(d, rng))
+    Q = random_orthogonal(d, rng)
+    B = (A - A.mean(0)) @ Q.T - 1.0
+    mom = align.fit_moments(A, B)
+    # the covariance and third moments of B are those of A in the rotated basis, so the two
+    # eigenbases differ by exactly Q: recovered to round-off
+    assert np.abs(mom.R - Q).max() < 1e-8
+    assert np.abs(mom.apply(B) - A).max() < 1e-8
+    # it uses no token correspondence: B's rows in another order give the same R
+    shuffled = align.fit_moments(A, B[rng.permutation(len(B))])
+    assert np.abs(shuffled.R - mom.R).max() < 1e-10
+    # and Procrustes with the correspondence broken does not recover it
+    assert np.abs(align.fit_permuted(A, B, rng).R - Q).max() > 0.1
+
+
+def test_site_null_centres_this_sites_rows_with_this_sites_mean(rng):
+    # b's other site is this site plus a constant: the same centred activations, so the
+    # other-site R is the real R and the null must read exactly as the real R does. With the
+    # other site's mean applied to this site's rows, every row was off by the constant mapped
+    # through R (squared norm 9 d), an EV far below zero.
+    d = 6
+    A = rng.normal(size=(800, d)) * np.linspace(1, 2, d)
+    Q = random_orthogonal(d, rng)
+    fit_a, held_a = A[:400], A[400:]
+    fit_b, held_b = fit_a @ Q.T, held_a @ Q.T
+    rots = audit.fit_site_rotations(fit_a, fit_b, fit_b + 3.0, rng)
+    site = rots["null_site"]
+    assert np.allclose(site.R, rots["procrustes"].R, atol=1e-10)
+    assert np.allclose(site.mu_b, fit_b.mean(0), atol=1e-12)
+    assert metrics.explained_variance(held_a, site.apply(held_b)) == pytest.approx(1.0, abs=1e-9)
+    stale = align.Rotation(R=site.R, mu_a=site.mu_a, mu_b=(fit_b + 3.0).mean(0), method="null_site")
+    expected = 1 - len(held_a) * 9.0 * d / ((held_a - held_a.mean(0)) ** 2).sum()
+    assert expected < -2
+    assert metrics.explained_variance(held_a, stale.apply(held_b)) == pytest.approx(expected, abs=1e-9)
+
+
+def test_ev_row_on_an_exactly_rotated_other_model(rng):
+    from polyrot import sae
+
+    d = 8
+    basis = random_orthogonal(d, rng)
+    fit_a, held_a = skewed(3000, d, rng, basis), skewed(1500, d, rng, basis)
+    Q = random_orthogonal(d, rng)
+    offset = rng.normal(size=d) * 3
+    fit_b, held_b = (fit_a - fit_a.mean(0)) @ Q.T + offset, (held_a - fit_a.mean(0)) @ Q.T + offset
+    # an undercomplete-ish SAE (d features): an overcomplete one reconstructs nearly anything in
+    # d = 8, which would hide every null at the SAE level (measured: x2 puts the permuted null
+    # 0.06 below rotated, x1 0.22 below; at the activation level it is > 1.5 below either way)
+    cfg = sae.SAEConfig(expansion=1, l1=1e-2, lr=3e-3, batch_size=512, steps=300, seed=0)
+    sae_a = sae.train_sae(fit_a.astype(np.float32), cfg, progress=False)
+    rots = audit.fit_site_rotations(fit_a, fit_b, fit_b + 5.0, rng)
+    row = audit.ev_row(sae_a, rots, fit_a, fit_b, held_a, held_b, 2000, rng)
+    for conv in metrics.CONVENTIONS:
+        # b mapped by R is a's held-out activations to round-off: the SAE cannot tell them apart
+        assert row[f"rotated_ev_{conv}"] == pytest.approx(row[f"self_ev_{conv}"], abs=1e-6)
+        assert row[f"act_rotated_ev_{conv}"] == pytest.approx(1.0, abs=1e-9)
+        assert row[f"act_bothcentred_rotated_ev_{conv}"] == pytest.approx(1.0, abs=1e-9)
+        assert row[f"naive_ev_{conv}"] < row[f"self_ev_{conv}"] - 0.5
+        assert row[f"rotated_minus_null_permuted_ev_{conv}"] > 0.1
+        assert row[f"act_rotated_minus_null_permuted_ev_{conv}"] > 1.0
+        # the site null (this site plus a constant) is the real R after the fix
+        assert row[f"null_site_ev_{conv}"] == pytest.approx(row[f"rotated_ev_{conv}"], abs=1e-6)
+        # skewed, non-degenerate data: second and third moments alone find the same R
+        assert row[f"null_moments_ev_{conv}"] == pytest.approx(row[f"rotated_ev_{conv}"], abs=1e-4)
+    # both-centred activation EV leaves out the offset between the means; as they stand it counts
+    assert row["act_bothcentred_naive_ev_centred"] > row["act_naive_ev_centred"]

@@ -52,6 +52,33 @@ def test_within_seed_kl_matches_closed_form():
     assert u["n_sequences"] == 300
 
 
+def study_code_kl(k: int, eps: float, delta: float) -> float:
+    """KL(1-eps on the true class, eps/(K-1) on each other || (1-delta) onehot + delta/K)."""
+    a, b = 1 - eps, 1 - delta + delta / k
+    return a * math.log(a / b) + (k - 1) * (eps / (k - 1)) * math.log((eps / (k - 1)) / (delta / k))
+
+
+def test_study_code_statistic_smoothing_and_mix():
+    eps, delta = 1e-3, 1e-2
+    units = behavioural.bar_b_units(
+        {"m": Oracle(delta)}, {}, TASK, 250, 100, 0, eps, progress=False, mixture="study_code", smoothing="study_code"
+    )
+    for h in dyck.HEADS:
+        k = dyck.HEAD_CLASSES[h]
+        assert units[0]["per_head"][h]["value"] == pytest.approx(study_code_kl(k, eps, delta), rel=1e-9)
+        assert study_code_kl(k, eps, delta) != pytest.approx(smoothed_kl(k, eps, delta), rel=1e-3)
+    # the mix: 60 / 20 / 20 of every batch (250 = 100 + 100 + 50 rows)
+    batches = list(behavioural.sample_stream(TASK, 250, 100, 0, "study_code"))
+    assert [len(b) for b in batches] == [100, 100, 50]
+    b = batches[0]
+    content = (b.tokens >= 3).sum(1)
+    assert (content[:60] <= 48).all() and (content[:60] >= 2).all()
+    assert ((content[60:80] >= 6) & (b.valid[60:80].max(1) == 0)).all()  # compositional: nested, all valid
+    assert ((content[80:] >= 50) & (content[80:] <= 60)).all()  # long
+    with pytest.raises(ValueError, match="smoothing"):
+        behavioural.bar_b_units({"m": Oracle(delta)}, {}, TASK, 10, 10, 0, eps, progress=False, smoothing="x")
+
+
 def test_model_equal_to_spec_has_zero_kl():
     units = behavioural.bar_b_units({"m": Oracle(1e-6)}, {}, TASK, 64, 64, 1, 1e-6, progress=False)
     assert abs(units[0]["value"]) < 1e-12

@@ -34,6 +34,9 @@ def test_bar_b_verdict(run, repo):
     kinds = sorted(u["unit"] for u in record["units"])
     assert kinds == ["cross:A1|A0", "cross:B101|B100", "within:A0", "within:A1", "within:B100", "within:B101"]
     assert all(u["ci95"][0] <= u["value"] <= u["ci95"][1] for u in record["units"])
+    # the study code's statistic beside every unit, never judged
+    assert all(u["study_code"]["n_sequences"] == 128 and u["study_code"]["value"] > 0 for u in record["units"])
+    assert record["study_code"]["mixture"] == {"training_2_48": 0.6, "compositional": 0.2, "long": 0.2}
     sha = __import__("hashlib").sha256((repo / "preregistration.md").read_bytes()).hexdigest()
     assert record["preregistration"]["sha256"] == sha and record["n_samples"] == 128
     summary = pd.read_csv(run / "results/bars/summary.tsv", sep="\t", comment="#")
@@ -150,6 +153,16 @@ def test_audit_outputs(run):
     cos = pd.read_csv(res / "toy/audit/decoder_cosine.tsv", sep="\t", comment="#")
     assert set(cos["frame"]) == {"raw", "rotated", "raw_span", "rotated_span", "chance_span"}
     assert cos[["maxcos_frac", "hungarian_frac"]].stack().between(0, 1).all()
+    assert set(cos["sae_init"]) == {"independent"}
+    # the paper-comparison table: shared-init SAEs. After 20 steps most decoder rows are still at
+    # their initial values, identical across models under shared init, so raw cosine is inflated
+    shared = pd.read_csv(res / "toy/audit/decoder_cosine_shared_init.tsv", sep="\t", comment="#")
+    assert set(shared["sae_init"]) == {"shared"} and len(shared) == len(cos)
+    raw = {name: t[t["frame"] == "raw"]["maxcos_frac"].mean() for name, t in (("ours", cos), ("shared", shared))}
+    assert raw["shared"] > raw["ours"] + 0.3, raw
+    assert {"act_bothcentred_naive_ev_centred", "act_bothcentred_rotated_ev_scalar"} <= set(ev.columns)
+    saes = pd.read_csv(res / "toy/audit/saes.tsv", sep="\t", comment="#")
+    assert saes.groupby("sae_init").size().to_dict() == {"independent": 4 * len(sites), "shared": 4 * len(sites)}
     meta = json.loads((res / "toy/rotations/A0__A1" / f"{sites[1]}.json").read_text())
     R = np.load(res / "toy/rotations/A0__A1" / f"{sites[1]}.npy")
     assert abs(abs(meta["det"]) - 1) < 1e-9 and R.shape == (meta["d"], meta["d"])
@@ -162,6 +175,7 @@ def test_audit_outputs(run):
     assert record["n_units"] == 2 * (len(sites) - 1) + (len(neox_sites) - 1)
     assert {u["arm"] for u in record["units"]} == {"toy", "neox"}
     assert record["preregistration"]["amendments"][0]["date"] == "2026-11-26"
+    assert "sae_loss" in record["preregistration"]["amendments"][-1]["changes"]
     for name in ("figure1", "decoder_cosine"):
         assert (res / f"figures/{name}.png").stat().st_size > 10_000
 

@@ -143,7 +143,8 @@ class SAESettings:
     expansions: tuple[int, ...] = (8, 32)
     """Dictionary sizes as multiples of d."""
     l1: float = 1e-3
-    """L1 coefficient."""
+    """L1 coefficient in the paper's normalisation (MSE averaged over every element, L1 summed
+    over features and averaged over rows); see ``polyrot.sae``."""
     lr: float = 5e-4
     """Adam learning rate."""
     batch_size: int = 4096

@@ -108,9 +108,11 @@ def figure1(ev: pd.DataFrame, convention: str = "centred", ylim: tuple[float, fl
     return fig
 
 
-def decoder_cosine_figure(cos: pd.DataFrame) -> Figure:
+def decoder_cosine_figure(cos: pd.DataFrame, shared: pd.DataFrame | None = None) -> Figure:
     """Decoder-cosine universality per site: fraction of features matched above 0.5 by
-    max-cosine (top row) and Hungarian matching (bottom row), in each frame."""
+    max-cosine (top row) and Hungarian matching (bottom row), in each frame; with ``shared``
+    (the same table for shared-init SAEs, as the study's code trained them) its raw and
+    span-projected rows in red beside ours."""
     groups = list(cos.groupby(["arm", "cohort"], sort=True))
     fig, axes = plt.subplots(2, len(groups), figsize=(5.2 * len(groups), 7.0), squeeze=False)
     frames = (
@@ -127,6 +129,12 @@ def decoder_cosine_figure(cos: pd.DataFrame) -> Figure:
             for name, color, ls in frames:
                 sub = frame[frame["frame"] == name].groupby("site", sort=False)[metric].mean().reindex(sites)
                 ax.plot(range(len(sites)), sub.values, color=color, ls=ls, marker="o", ms=3, label=name)
+            if shared is not None:
+                mine = shared[(shared["arm"] == arm) & (shared["cohort"] == cohort)]
+                for name, ls in (("raw", "-"), ("raw_span", "--")):
+                    sub = mine[mine["frame"] == name].groupby("site", sort=False)[metric].mean().reindex(sites)
+                    label = f"{name}, shared SAE init (paper's code)"
+                    ax.plot(range(len(sites)), sub.values, color="tab:red", ls=ls, marker="s", ms=3, label=label)
             ax.set_xticks(range(len(sites)), sites, rotation=45, ha="right", fontsize=8)
             ax.set(ylim=(-0.02, 1.02), ylabel=f"{metric} (cos > 0.5)", title=_panel(arm, cohort))
             ax.grid(alpha=0.3)

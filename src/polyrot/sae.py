@@ -1,21 +1,31 @@
 """Sparse autoencoders (SPEC: ReLU SAE with an L1 penalty, unit-norm decoder rows).
 
-``f = relu((x - b_pre) @ W_enc + b_enc)`` and ``x̂ = f @ W_dec + b_pre``. The loss is
-``mean_batch Σ_dims (x̂ - x)² + l1 · mean_batch Σ_features |f|``. Before each Adam step the
-gradient component parallel to each decoder row is removed; after it every decoder row is
-renormalised to unit length.
+``f = relu((x - b_pre) @ W_enc + b_enc)`` and ``x̂ = f @ W_dec + b_pre``. The loss is the
+study's own (SPEC §6): ``mean_{batch, dims} (x̂ - x)² + l1 · mean_batch Σ_features |f|``, that
+is, the squared error averaged over *every element* (rows × dimensions) and the L1 term
+summed over features and averaged over rows. ``l1`` therefore means what it means in the
+paper (toy 1e-3, Pythia 1e-5); under an MSE summed over dimensions the same number would be d
+times weaker. Before each Adam step the gradient component parallel to each decoder row is
+removed; after it every decoder row is renormalised to unit length.
 
 ``train_saes_stacked`` trains k independent SAEs in one process with batched matmuls over a
 leading k dimension; ``train_sae`` is the same code with k = 1, so SAE i of a stack equals
 ``train_sae`` on the same data and seed up to float round-off. All randomness (initialisation
 and batch order) comes from one ``torch.Generator`` per SAE, seeded with its seed; the global
 RNG is never used.
+
+``python -m polyrot.sae CACHE.npz [CACHE2.npz ...]`` trains one SAE per activation cache
+(stacked) with the given settings and prints each one's metrics (self EV, L0, dead fraction)
+as a TSV row, on the cache itself and on a held-out cache beside it: a quick check of how
+dense the dictionaries are at settings other than the config's.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -43,7 +53,8 @@ class SAEConfig:
     expansion: int = 8
     """Dictionary size as a multiple of the input width: ``d_sae = expansion * d``."""
     l1: float = 1e-3
-    """Weight of the L1 penalty (mean over the batch of Σ_features |f|)."""
+    """Weight of the L1 penalty ``mean_batch Σ_features |f|`` against an MSE averaged over every
+    element (rows × dimensions): the study's normalisation, so paper values apply unchanged."""
     lr: float = 5e-4
     """Adam learning rate (constant)."""
     batch_size: int = 4096
@@ -132,21 +143,22 @@ class _IndexStream:
 @torch.no_grad()
 def _step(x: torch.Tensor, params: tuple[torch.Tensor, ...], l1: float, running: torch.Tensor) -> None:
     """Set the gradients of the stacked parameters for one batch ``x`` (k, B, d); add the summed
-    unnormalised loss (``B`` times the sum over SAEs of each one's loss) to ``running``.
+    loss times ``B`` (``B`` times the sum over SAEs of each one's loss) to ``running``.
 
     The backward pass is written out by hand: it is the gradient of
-    ``Σ_k [mean_B Σ_d (x̂ - x)² + l1 · mean_B Σ_m f]`` (the tests check it against autograd), takes
+    ``Σ_k [mean_{B,d} (x̂ - x)² + l1 · mean_B Σ_m f]`` (the tests check it against an autograd
+    reference written in the paper's form, ``F.mse_loss`` plus the row-averaged L1), takes
     the encoder's share of ``∂/∂b_pre`` as ``-(Σ_B ∂/∂pre) @ W_encᵀ`` (a matrix-vector product
     instead of autograd's full (B, m) @ (m, d) matmul), and projects out of each decoder row's
     gradient its component along the row.
     """
     W_enc, b_enc, W_dec, b_pre = params
-    B = x.shape[1]
+    B, d = x.shape[1], x.shape[2]
     xc = x - b_pre.unsqueeze(1)
     f = torch.baddbmm(b_enc.unsqueeze(1), xc, W_enc).relu_()  # (k, B, m)
     err = torch.baddbmm(b_pre.unsqueeze(1), f, W_dec).sub_(x)  # x̂ - x, (k, B, d)
-    running += err.square().sum() + l1 * f.sum()  # f ≥ 0, so Σ f = Σ |f|
-    g_out = err.mul_(2.0 / B)  # ∂L/∂x̂
+    running += err.square().sum() / d + l1 * f.sum()  # f ≥ 0, so Σ f = Σ |f|
+    g_out = err.mul_(2.0 / (B * d))  # ∂L/∂x̂ of the element-wise mean
     g_dec = torch.bmm(f.transpose(1, 2), g_out)
     g_dec.sub_((g_dec * W_dec).sum(-1, keepdim=True) * W_dec)
     g_pre = torch.bmm(g_out, W_dec.transpose(1, 2)).add_(l1 / B)  # ∂L/∂f
@@ -285,3 +297,57 @@ def load_sae(path: str | os.PathLike[str]) -> tuple[SAE, dict]:
     sae = SAE(d, d_sae)
     sae.load_state_dict(tensors)
     return sae, json.loads(header[META_KEY])
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m polyrot.sae CACHE.npz ... [--expansion E] [--l1 L1] [--steps N] ...``: train one
+    SAE per cache (stacked; all caches must share d) and print a TSV of their metrics, on the
+    cache and, where ``X.heldout.npz`` sits beside ``X.fit.npz``, on the held-out rows."""
+    from polyrot import activations
+
+    d = SAEConfig()
+    parser = argparse.ArgumentParser(prog="python -m polyrot.sae", description=main.__doc__.splitlines()[0])
+    parser.add_argument("caches", nargs="+", metavar="CACHE.npz", help="activation caches (polyrot.activations)")
+    parser.add_argument("--expansion", type=int, default=d.expansion, help=f"d_sae / d (default {d.expansion})")
+    parser.add_argument("--l1", type=float, default=d.l1, help=f"L1 in the paper's normalisation (default {d.l1})")
+    parser.add_argument("--lr", type=float, default=d.lr, help=f"Adam learning rate (default {d.lr})")
+    parser.add_argument("--batch-size", type=int, default=d.batch_size, help=f"default {d.batch_size}")
+    parser.add_argument("--steps", type=int, default=d.steps, help=f"default {d.steps}")
+    parser.add_argument("--seed", type=int, default=d.seed, help=f"default {d.seed}")
+    parser.add_argument("--device", default="cpu")
+    args = parser.parse_args(argv)
+    try:
+        acts = [activations.read_cache(p).acts for p in args.caches]
+    except (OSError, KeyError, ValueError) as e:
+        parser.error(f"cannot read a cache: {e}")
+    cfg = SAEConfig(args.expansion, args.l1, args.lr, args.batch_size, args.steps, args.seed)
+    saes = train_saes_stacked(acts, cfg, device=args.device, progress=sys.stderr.isatty())
+    cols = ("ev_centred", "ev_scalar", "l0", "dead_fraction")
+    print("\t".join(["cache", "split", "expansion", "l1", "steps", "batch_size", *cols]))
+    for path, x, model in zip(args.caches, acts, saes, strict=True):
+        splits = [("fit", x)]
+        held = str(path).replace(".fit.npz", ".heldout.npz")
+        if held != str(path) and os.path.exists(held):
+            splits.append(("heldout", activations.read_cache(held).acts))
+        for split, rows in splits:
+            m = sae_metrics(model.cpu(), rows)
+            values = [f"{m[c]:.4f}" for c in cols]
+            print(
+                "\t".join(
+                    [
+                        str(path),
+                        split,
+                        str(args.expansion),
+                        f"{args.l1:g}",
+                        str(args.steps),
+                        str(args.batch_size),
+                        *values,
+                    ]
+                ),
+                flush=True,
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

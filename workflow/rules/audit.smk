@@ -42,6 +42,16 @@ for _arm, _spec in ARMS.items():
         output:
             saes=[RESULTS / f"{_arm}/saes/{m}/{{site}}/x{{expansion}}.safetensors" for m in _spec["models"]],
             metrics=RESULTS / f"{_arm}/saes/metrics/{{site}}.x{{expansion}}.tsv",
+            # the paper comparison's shared-init SAEs, trained in the same stack (none when the
+            # arm's own SAEs are shared-init already)
+            shared_init_saes=[
+                RESULTS / f"{_arm}/{SHARED_INIT_DIR}/{m}/{{site}}/x{{expansion}}.safetensors" for m in _spec["models"]
+            ]
+            if shared_init_saes_trained(_arm)
+            else [],
+            shared_init_metrics=[RESULTS / f"{_arm}/{SHARED_INIT_DIR}/metrics/{{site}}.x{{expansion}}.tsv"]
+            if shared_init_saes_trained(_arm)
+            else [],
         params:
             models=_spec["models"],
             sae=_spec["sae"],
@@ -93,9 +103,11 @@ rule audit_site:
         ev=RESULTS / "{arm}/audit/sites/{site}.ev.tsv",
         cosine=RESULTS / "{arm}/audit/sites/{site}.cosine.tsv",
         firing=RESULTS / "{arm}/audit/sites/{site}.firing.tsv",
+        cosine_shared_init=RESULTS / "{arm}/audit/sites/{site}.cosine_shared_init.tsv",
     params:
         pairs=lambda wc: ARMS[wc.arm]["pairs"],
         expansions=lambda wc: ARMS[wc.arm]["sae"]["expansions"],
+        sae_init=lambda wc: "shared" if ARMS[wc.arm]["sae"]["shared_init"] else "independent",
         gaussian_n=CFG.audit.gaussian_n,
         seed=CFG.audit.controls_seed,
     log:
@@ -118,10 +130,15 @@ rule audit_tables:
         firing=lambda wc: expand(
             RESULTS / "{arm}/audit/sites/{site}.firing.tsv", arm=wc.arm, site=ARMS[wc.arm]["sites"]
         ),
-        saes=lambda wc: sae_metric_files(wc.arm),
+        cosine_shared_init=lambda wc: expand(
+            RESULTS / "{arm}/audit/sites/{site}.cosine_shared_init.tsv", arm=wc.arm, site=ARMS[wc.arm]["sites"]
+        ),
+        saes=lambda wc: sae_metric_files(wc.arm)
+        + (sae_metric_files(wc.arm, SHARED_INIT_DIR) if shared_init_saes_trained(wc.arm) else []),
     output:
         ev=RESULTS / "{arm}/audit/ev.tsv",
         cosine=RESULTS / "{arm}/audit/decoder_cosine.tsv",
+        cosine_shared_init=RESULTS / "{arm}/audit/decoder_cosine_shared_init.tsv",
         firing=RESULTS / "{arm}/audit/firing.tsv",
         saes=RESULTS / "{arm}/audit/saes.tsv",
     log:

@@ -104,9 +104,26 @@ def sae_file(arm, model, site, expansion):
     return RESULTS / arm / "saes" / model / site / f"x{expansion}.safetensors"
 
 
-def sae_metric_files(arm):
+# The paper-comparison SAEs (SPEC §12.6, the study's code): every model's SAE from one seed
+# and batch order, so untrained decoder rows start identical across models. Where the arm's
+# own SAEs are already shared-init, they serve both tables.
+SHARED_INIT_DIR = "saes_shared_init"
+
+
+def shared_init_saes_trained(arm):
+    """Whether ``arm`` needs SAEs trained separately for the shared-init comparison."""
+    return not ARMS[arm]["sae"]["shared_init"]
+
+
+def shared_init_sae_file(arm, model, site, expansion):
+    if not shared_init_saes_trained(arm):
+        return sae_file(arm, model, site, expansion)
+    return RESULTS / arm / SHARED_INIT_DIR / model / site / f"x{expansion}.safetensors"
+
+
+def sae_metric_files(arm, sae_dir="saes"):
     spec = ARMS[arm]
-    return [RESULTS / arm / "saes/metrics" / f"{s}.x{e}.tsv" for s in spec["sites"] for e in spec["sae"]["expansions"]]
+    return [RESULTS / arm / sae_dir / "metrics" / f"{s}.x{e}.tsv" for s in spec["sites"] for e in spec["sae"]["expansions"]]
 
 
 def audit_site_inputs(wildcards):
@@ -117,6 +134,9 @@ def audit_site_inputs(wildcards):
         "heldout": [acts_file(arm, m, site, "heldout") for m in spec["models"]],
         "saes": [sae_file(arm, m, site, e) for e in spec["sae"]["expansions"] for m in spec["models"]],
         "rotations": [RESULTS / arm / "rotations" / f"{a}__{b}" / f"{site}.controls.npz" for _, a, b in spec["pairs"]],
+        "shared_init_saes": [
+            shared_init_sae_file(arm, m, site, e) for e in spec["sae"]["expansions"] for m in spec["models"]
+        ],
     }
 
 

@@ -22,6 +22,7 @@ rule figure1:
     input:
         ev=expand(RESULTS / "{arm}/audit/ev.tsv", arm=ARMS),
         cosine=expand(RESULTS / "{arm}/audit/decoder_cosine.tsv", arm=ARMS),
+        cosine_shared_init=expand(RESULTS / "{arm}/audit/decoder_cosine_shared_init.tsv", arm=ARMS),
     output:
         png=RESULTS / "figures/figure1.png",
         pdf=RESULTS / "figures/figure1.pdf",

@@ -1,4 +1,5 @@
-"""EV, decoder-cosine and firing rows of every (pair, expansion) at one site."""
+"""EV, decoder-cosine and firing rows of every (pair, expansion) at one site, and the
+decoder-cosine rows again for the shared-init SAEs (the paper comparison)."""
 
 from pathlib import Path
 
@@ -16,8 +17,12 @@ def main(smk) -> None:
     fit = {Path(p).parent.parent.name: activations.read_cache(p).acts for p in smk.input.fit}
     held = {Path(p).parent.parent.name: activations.read_cache(p).acts for p in smk.input.heldout}
     saes = {(Path(p).parent.parent.name, Path(p).stem): sae.load_sae(p)[0] for p in smk.input.saes}
+    shared = {
+        (Path(p).parent.parent.name, Path(p).stem): sae.load_sae(p)[0].W_dec.detach().numpy()
+        for p in smk.input.shared_init_saes
+    }
     spans = {m: align.data_span(x) for m, x in fit.items()}
-    ev, cosine, firing = [], [], []
+    ev, cosine, cosine_shared, firing = [], [], [], []
     for (cohort, a, b), rot_path in zip(smk.params.pairs, smk.input.rotations, strict=True):
         rotations = audit.load_rotations(str(rot_path).removesuffix(".controls.npz"))
         R = rotations["procrustes"]
@@ -28,11 +33,17 @@ def main(smk) -> None:
             row = audit.ev_row(sae_a, rotations, fit[a], fit[b], held[a], held[b], smk.params.gaussian_n, rng)
             ev.append({**key, "frobenius_to_identity": R.frobenius_to_identity, **row})
             W_a, W_b = sae_a.W_dec.detach().numpy(), sae_b.W_dec.detach().numpy()
-            cosine += [{**key, **r} for r in audit.cosine_rows(W_a, W_b, R, spans[a], rng)]
+            cosine += [
+                {**key, "sae_init": smk.params.sae_init, **r} for r in audit.cosine_rows(W_a, W_b, R, spans[a], rng)
+            ]
             firing += [{**key, **r} for r in audit.firing_rows(sae_a, held[a], held[b], R)]
+            W_a, W_b = shared[(a, f"x{expansion}")], shared[(b, f"x{expansion}")]
+            rng = np.random.default_rng([smk.params.seed, expansion, 1])
+            cosine_shared += [{**key, "sae_init": "shared", **r} for r in audit.cosine_rows(W_a, W_b, R, spans[a], rng)]
     io.write_tsv(smk.output.ev, pd.DataFrame(ev))
     io.write_tsv(smk.output.cosine, pd.DataFrame(cosine))
     io.write_tsv(smk.output.firing, pd.DataFrame(firing))
+    io.write_tsv(smk.output.cosine_shared_init, pd.DataFrame(cosine_shared))
 
 
 if __name__ == "__main__":

@@ -16,9 +16,14 @@ def main(smk) -> None:
     models = {m: train.load_weights(p, device).eval() for m, p in zip(smk.params.models, smk.input.models, strict=True)}
     references = {m: c.anchor_model for c in cfg.cohorts.values() for m in c.models if m != c.anchor_model}
     b = cfg.bar_b
-    units = behavioural.bar_b_units(
-        models, references, cfg.task, b.n_samples, b.batch_size, b.seed, float(spec["epsilon"]), device
-    )
+    args = (models, references, cfg.task, b.n_samples, b.batch_size, b.seed, float(spec["epsilon"]), device)
+    units = behavioural.bar_b_units(*args)
+    # The study code's sampling mix and smoothing, reported beside the registered statistic
+    # (each unit's "study_code" entry); the verdict judges only the registered one.
+    study = {u["unit"]: u for u in behavioural.bar_b_units(*args, mixture="study_code", smoothing="study_code")}
+    for u in units:
+        s = study[u["unit"]]
+        u["study_code"] = {k: s[k] for k in ("value", "ci95", "per_head", "n_sequences", "n_positions")}
     record = gate.write_verdict(
         smk.output[0],
         "B",
@@ -31,6 +36,12 @@ def main(smk) -> None:
             "checkpoint": b.checkpoint,
             "models": list(models),
             "epsilon": spec["epsilon"],
+            "study_code": {
+                "note": "not judged: Bar B as the study's code computes it, beside each unit's registered value",
+                "mixture": behavioural.STUDY_CODE_MIX,
+                "smoothing": "1 - epsilon on the true class, epsilon / (K - 1) on each other class",
+                "worst_value": max(u["study_code"]["value"] for u in units),
+            },
         },
     )
     with open(smk.log[0], "w") as fh:

@@ -16,7 +16,8 @@ def read(paths, arms) -> pd.DataFrame:
 def main(smk) -> None:
     figures.save(figures.figure1(read(smk.input.ev, smk.params.arms)), smk.output.png, smk.output.pdf)
     cos = read(smk.input.cosine, smk.params.arms)
-    figures.save(figures.decoder_cosine_figure(cos), smk.output.cosine_png, smk.output.cosine_pdf)
+    shared = read(smk.input.cosine_shared_init, smk.params.arms)
+    figures.save(figures.decoder_cosine_figure(cos, shared), smk.output.cosine_png, smk.output.cosine_pdf)
 
 
 if __name__ == "__main__":

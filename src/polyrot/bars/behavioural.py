@@ -5,6 +5,12 @@
 distribution. Positions are the non-PAD positions; the mean over (sample, position, head)
 equals the mean of the three per-head means because every head sees the same positions.
 
+Beside the registered statistic, ``bar_b_units(..., mixture="study_code",
+smoothing="study_code")`` computes Bar B as the study's code did (SPEC §8): sequences drawn
+60% from the training mixture with content lengths 2–48, 20% compositional and 20% long, and
+the within-seed spec smoothed as ``1 - eps`` on the true class and ``eps / (K - 1)`` on each
+other class. It is reported next to the registered statistic, never instead of it.
+
 The interval treats sequences as clusters: the statistic is a ratio ``ΣS_i / ΣN_i`` of
 per-sequence KL sums to position counts, and its 95% interval is the normal interval of the
 ratio estimator, from streamed sums so that 10^7 samples need constant memory.
@@ -26,19 +32,40 @@ from polyrot.config import TaskConfig
 Model = Callable[[torch.Tensor], Mapping[str, torch.Tensor]]
 
 
-def smoothed_entropy_term(k: int, eps: float) -> float:
+SMOOTHINGS = ("registered", "study_code")
+"""``registered``: ``(1 - eps) * onehot + eps / K``; ``study_code``: ``1 - eps`` on the true
+class and ``eps / (K - 1)`` on each other class."""
+
+MIXTURES = ("training", "study_code")
+"""``training``: the training mixture (registered); ``study_code``: 60% training mixture with
+content lengths 2–48, 20% compositional, 20% long."""
+
+STUDY_CODE_MIX = {"training_2_48": 0.6, "compositional": 0.2, "long": 0.2}
+
+
+def _smoothed(k: int, eps: float, smoothing: str) -> tuple[float, float]:
+    """(probability of the true class, probability of each other class)."""
+    if smoothing == "registered":
+        return 1.0 - eps + eps / k, eps / k
+    if smoothing == "study_code":
+        return 1.0 - eps, eps / (k - 1)
+    raise ValueError(f"unknown smoothing {smoothing!r}; use one of {SMOOTHINGS}")
+
+
+def smoothed_entropy_term(k: int, eps: float, smoothing: str = "registered") -> float:
     """Σ_k p_k log p_k of the smoothed one-hot (the same for every position)."""
-    hi = 1.0 - eps + eps / k
-    lo = eps / k
+    hi, lo = _smoothed(k, eps, smoothing)
     return hi * math.log(hi) + (k - 1) * lo * math.log(lo) if eps > 0 else 0.0
 
 
-def kl_to_labels(logits: torch.Tensor, labels: torch.Tensor, eps: float) -> torch.Tensor:
+def kl_to_labels(logits: torch.Tensor, labels: torch.Tensor, eps: float, smoothing: str = "registered") -> torch.Tensor:
     """KL(smoothed one-hot ‖ softmax(logits)) per position, float64."""
     k = logits.shape[-1]
+    hi, lo = _smoothed(k, eps, smoothing)
     logq = torch.log_softmax(logits.double(), dim=-1)
-    cross = (1.0 - eps) * logq.gather(-1, labels.unsqueeze(-1)).squeeze(-1) + (eps / k) * logq.sum(-1)
-    return smoothed_entropy_term(k, eps) - cross
+    true = logq.gather(-1, labels.unsqueeze(-1)).squeeze(-1)
+    cross = (hi - lo) * true + lo * logq.sum(-1)
+    return smoothed_entropy_term(k, eps, smoothing) - cross
 
 
 def kl_between(ref_logits: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
@@ -117,12 +144,30 @@ class Unit:
         }
 
 
-def sample_stream(task: TaskConfig, n_samples: int, batch_size: int, seed: int):
-    """Batches of the training mixture, a pure function of (seed, batch index)."""
+def study_code_batch(n: int, rng: np.random.Generator, task: TaskConfig) -> dyck.Batch:
+    """``n`` sequences in the study code's Bar B mix: 60% training mixture with content lengths
+    2–48, 20% compositional, 20% long (counts rounded, the remainder long)."""
+    n_train = round(STUDY_CODE_MIX["training_2_48"] * n)
+    n_comp = round(STUDY_CODE_MIX["compositional"] * n)
+    parts = [
+        dyck.sample(n_train, rng, 2, 48, task.p_valid, task.p_open),
+        dyck.compositional(n_comp, rng),
+        dyck.long(n - n_train - n_comp, rng),
+    ]
+    return dyck.Batch(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("tokens", "depth", "valid")))
+
+
+def sample_stream(task: TaskConfig, n_samples: int, batch_size: int, seed: int, mixture: str = "training"):
+    """Batches of ``mixture``, a pure function of (seed, batch index, mixture)."""
+    if mixture not in MIXTURES:
+        raise ValueError(f"unknown mixture {mixture!r}; use one of {MIXTURES}")
     for i, start in enumerate(range(0, n_samples, batch_size)):
         n = min(batch_size, n_samples - start)
-        rng = np.random.default_rng(np.random.SeedSequence([seed, i]))
-        yield dyck.sample(n, rng, task.train_min_len, task.train_max_len, task.p_valid, task.p_open)
+        if mixture == "training":
+            rng = np.random.default_rng(np.random.SeedSequence([seed, i]))
+            yield dyck.sample(n, rng, task.train_min_len, task.train_max_len, task.p_valid, task.p_open)
+        else:
+            yield study_code_batch(n, np.random.default_rng(np.random.SeedSequence([seed, i, 1])), task)
 
 
 @torch.no_grad()
@@ -136,22 +181,27 @@ def bar_b_units(
     eps: float,
     device: torch.device | str = "cpu",
     progress: bool = True,
+    mixture: str = "training",
+    smoothing: str = "registered",
 ) -> list[dict]:
     """Within-seed units for every model, cross-seed units for every ``model -> reference``
-    in ``references`` (reference names must be keys of ``models``)."""
+    in ``references`` (reference names must be keys of ``models``). ``mixture`` and
+    ``smoothing`` default to the registered statistic; ``"study_code"`` gives the study's."""
+    _smoothed(2, eps, smoothing)  # refuse an unknown smoothing before any work
     for m, ref in references.items():
         if m not in models or ref not in models:
             raise KeyError(f"cross-seed pair {m}->{ref} names a model that is not given")
     within = {m: Unit("within", m, None) for m in models}
     cross = {m: Unit("cross", m, ref) for m, ref in references.items()}
-    bar = tqdm(total=n_samples, desc="Bar B", unit="seq", disable=not progress, mininterval=1.0)
-    for batch in sample_stream(task, n_samples, batch_size, seed):
+    desc = "Bar B" if mixture == "training" else f"Bar B ({mixture})"
+    bar = tqdm(total=n_samples, desc=desc, unit="seq", disable=not progress, mininterval=1.0)
+    for batch in sample_stream(task, n_samples, batch_size, seed, mixture):
         tokens = torch.from_numpy(batch.tokens).to(device)
         labels = {h: torch.from_numpy(v).to(device) for h, v in batch.labels().items()}
         mask = (tokens != dyck.PAD).double()
         logits = {name: model(tokens) for name, model in models.items()}
         for name, unit in within.items():
-            unit.add({h: kl_to_labels(logits[name][h], labels[h], eps) for h in dyck.HEADS}, mask)
+            unit.add({h: kl_to_labels(logits[name][h], labels[h], eps, smoothing) for h in dyck.HEADS}, mask)
         for name, unit in cross.items():
             ref = logits[references[name]]
             unit.add({h: kl_between(ref[h], logits[name][h]) for h in dyck.HEADS}, mask)

@@ -106,6 +106,10 @@ def describe(record: dict[str, Any]) -> str:
         f"{record['threshold']:.4g}?{'' if ratio is None else f' ratio {ratio:.3g}'}  "
         f"({record['n_failing']}/{record['n_units']} units failing{', ' + ', '.join(flags) if flags else ''})"
     )
+    if "study_code" in record:
+        line += (
+            f"\n    as the study's code computes it (not judged): worst value {record['study_code']['worst_value']:.4g}"
+        )
     for a in record["preregistration"]["amendments"]:
         line += f"\n    amended {a['date']}: {a['reason']} ({len(a['changes'])} change(s): {', '.join(a['changes'])})"
     return line
