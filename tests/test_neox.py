@@ -3,6 +3,10 @@ built here (no hub)."""
 
 import hashlib
 import json
+import os
+import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -138,6 +142,61 @@ def test_the_hub_path_without_network_fails_with_the_same_guidance():
         source.load_model(src, "pythia-70m-seed3", "step143000")
     assert "EleutherAI/pythia-70m-seed3 at revision step143000" in str(err.value)
     assert "HF_HOME" in str(err.value)
+
+
+HUB_SCRIPT = """
+import json, sys
+import numpy as np
+from polyrot.neox import extract, source
+
+org, name, tokens_path, out, *revisions = sys.argv[1:]
+src = source.ModelSource("hub", hub_org=org)
+tokens = np.load(tokens_path)
+arrays = {}
+for rev in revisions:
+    try:
+        model = source.load_model(src, name, rev)
+    except source.ModelNotFound as err:
+        arrays[rev + ".missing"] = np.array(str(err))
+        continue
+    arrays[rev] = extract.extract(model, tokens, ["resid_post_0"], progress=False)["resid_post_0"].acts
+np.savez(out, **arrays)
+"""
+
+
+def _hub_cache(root, org, name, revisions):
+    """A Hugging Face cache in the hub's own layout: refs/<revision> holds a commit hash and
+    snapshots/<hash>/ the files of that commit."""
+    repo = root / "hub" / f"models--{org}--{name}"
+    (repo / "refs").mkdir(parents=True)
+    for rev, folder in revisions.items():
+        commit = hashlib.sha1(rev.encode()).hexdigest()
+        shutil.copytree(folder, repo / "snapshots" / commit)
+        (repo / "refs" / rev).write_text(commit)
+
+
+def test_the_hub_source_reads_the_asked_revision_from_a_hub_cache_offline(tmp_path, model, tokenizer, tokens):
+    # two revisions of one repository with different weights, in a cache laid out as the hub lays it out;
+    # the same from_pretrained(repo, revision=...) call that reaches the hub reads them with HF_HUB_OFFLINE=1
+    tok_dir = tmp_path / "tok"
+    tokenizer.save_pretrained(tok_dir)
+    later = family.build(TINY, len(tokenizer), 16, seed=1, eos_id=tokenizer.eos_token_id).eval()
+    folders = {"step3": tmp_path / "saved/step3", "step6": tmp_path / "saved/step6"}
+    family.save_revision(model, folders["step3"], tok_dir, {"step": 3})
+    family.save_revision(later, folders["step6"], tok_dir, {"step": 6})
+    _hub_cache(tmp_path / "hf", "TestOrg", "m-seed1", folders)
+    np.save(tmp_path / "tokens.npy", tokens)
+    env = {**os.environ, "HF_HOME": str(tmp_path / "hf"), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    env.pop("HF_HUB_CACHE", None)
+    args = ["TestOrg", "m-seed1", str(tmp_path / "tokens.npy"), str(tmp_path / "out.npz"), "step3", "step6", "step9"]
+    subprocess.run([sys.executable, "-c", HUB_SCRIPT, *args], env=env, check=True, capture_output=True, text=True)
+    with np.load(tmp_path / "out.npz") as out:
+        for rev, net in (("step3", model), ("step6", later)):
+            expected = extract.extract(net, tokens, ["resid_post_0"], progress=False)["resid_post_0"].acts
+            np.testing.assert_allclose(out[rev], expected, rtol=0, atol=1e-6, err_msg=rev)
+        assert np.abs(out["step3"] - out["step6"]).max() > 1e-2  # the revisions really differ
+        missing = str(out["step9.missing"])  # a revision the cache lacks: the guidance, no download
+        assert "TestOrg/m-seed1 at revision step9" in missing and "HF_HOME" in missing
 
 
 # ---------------------------------------------------------------- corpus
