@@ -324,6 +324,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     saes = train_saes_stacked(acts, cfg, device=args.device, progress=sys.stderr.isatty())
     cols = ("ev_centred", "ev_scalar", "l0", "dead_fraction")
     print("\t".join(["cache", "split", "expansion", "l1", "steps", "batch_size", *cols]))
+    settings = [str(args.expansion), f"{args.l1:g}", str(args.steps), str(args.batch_size)]
     for path, x, model in zip(args.caches, acts, saes, strict=True):
         splits = [("fit", x)]
         held = str(path).replace(".fit.npz", ".heldout.npz")
@@ -331,21 +332,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             splits.append(("heldout", activations.read_cache(held).acts))
         for split, rows in splits:
             m = sae_metrics(model.cpu(), rows)
-            values = [f"{m[c]:.4f}" for c in cols]
-            print(
-                "\t".join(
-                    [
-                        str(path),
-                        split,
-                        str(args.expansion),
-                        f"{args.l1:g}",
-                        str(args.steps),
-                        str(args.batch_size),
-                        *values,
-                    ]
-                ),
-                flush=True,
-            )
+            print("\t".join([str(path), split, *settings, *(f"{m[c]:.4f}" for c in cols)]), flush=True)
     return 0
 
 

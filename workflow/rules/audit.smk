@@ -40,16 +40,14 @@ for _arm, _spec in ARMS.items():
         input:
             [acts_file(_arm, m, "{site}", "fit") for m in _spec["models"]],
         output:
-            saes=[RESULTS / f"{_arm}/saes/{m}/{{site}}/x{{expansion}}.safetensors" for m in _spec["models"]],
-            metrics=RESULTS / f"{_arm}/saes/metrics/{{site}}.x{{expansion}}.tsv",
+            saes=[sae_file(_arm, m, "{site}", "{expansion}") for m in _spec["models"]],
+            metrics=sae_metric_file(_arm, "{site}", "{expansion}"),
             # the paper comparison's shared-init SAEs, trained in the same stack (none when the
             # arm's own SAEs are shared-init already)
-            shared_init_saes=[
-                RESULTS / f"{_arm}/{SHARED_INIT_DIR}/{m}/{{site}}/x{{expansion}}.safetensors" for m in _spec["models"]
-            ]
+            shared_init_saes=[shared_init_sae_file(_arm, m, "{site}", "{expansion}") for m in _spec["models"]]
             if shared_init_saes_trained(_arm)
             else [],
-            shared_init_metrics=[RESULTS / f"{_arm}/{SHARED_INIT_DIR}/metrics/{{site}}.x{{expansion}}.tsv"]
+            shared_init_metrics=[sae_metric_file(_arm, "{site}", "{expansion}", SHARED_INIT_DIR)]
             if shared_init_saes_trained(_arm)
             else [],
         params:

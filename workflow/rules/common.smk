@@ -121,9 +121,13 @@ def shared_init_sae_file(arm, model, site, expansion):
     return RESULTS / arm / SHARED_INIT_DIR / model / site / f"x{expansion}.safetensors"
 
 
+def sae_metric_file(arm, site, expansion, sae_dir="saes"):
+    return RESULTS / arm / sae_dir / "metrics" / f"{site}.x{expansion}.tsv"
+
+
 def sae_metric_files(arm, sae_dir="saes"):
     spec = ARMS[arm]
-    return [RESULTS / arm / sae_dir / "metrics" / f"{s}.x{e}.tsv" for s in spec["sites"] for e in spec["sae"]["expansions"]]
+    return [sae_metric_file(arm, s, e, sae_dir) for s in spec["sites"] for e in spec["sae"]["expansions"]]
 
 
 def audit_site_inputs(wildcards):

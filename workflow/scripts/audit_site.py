@@ -11,15 +11,19 @@ from polyrot import activations, align, audit, io, sae
 from polyrot.scripting import run_script
 
 
+def model_of(path) -> str:
+    """The model a cache (``…/{model}/{checkpoint}/{site}.npz``) or SAE (``…/{model}/{site}/x{E}``) belongs to."""
+    return Path(path).parent.parent.name
+
+
 def main(smk) -> None:
     torch.set_num_threads(smk.threads)
     site = smk.wildcards.site
-    fit = {Path(p).parent.parent.name: activations.read_cache(p).acts for p in smk.input.fit}
-    held = {Path(p).parent.parent.name: activations.read_cache(p).acts for p in smk.input.heldout}
-    saes = {(Path(p).parent.parent.name, Path(p).stem): sae.load_sae(p)[0] for p in smk.input.saes}
+    fit = {model_of(p): activations.read_cache(p).acts for p in smk.input.fit}
+    held = {model_of(p): activations.read_cache(p).acts for p in smk.input.heldout}
+    saes = {(model_of(p), Path(p).stem): sae.load_sae(p)[0] for p in smk.input.saes}
     shared = {
-        (Path(p).parent.parent.name, Path(p).stem): sae.load_sae(p)[0].W_dec.detach().numpy()
-        for p in smk.input.shared_init_saes
+        (model_of(p), Path(p).stem): sae.load_sae(p)[0].W_dec.detach().numpy() for p in smk.input.shared_init_saes
     }
     spans = {m: align.data_span(x) for m, x in fit.items()}
     ev, cosine, cosine_shared, firing = [], [], [], []
