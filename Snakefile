@@ -6,15 +6,23 @@ from snakemake.utils import min_version
 min_version("8.0")
 
 
-configfile: "config/config.yaml"
+# The default config only when no --configfile is given: a config file is complete by itself
+# and is never merged over the default (a section it leaves out, such as a drift analysis or
+# the GPT-NeoX arm, stays out). `--config key=value` overrides either.
+if not workflow.overwrite_configfiles:
+
+    configfile: "config/config.yaml"
 
 
 include: "workflow/rules/common.smk"
 
 
 wildcard_constraints:
+    arm=r"toy|neox",
     model=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
-    which=r"best|final",
+    checkpoint=r"[A-Za-z0-9_.-]+",
+    site=r"[a-z_]+\d*",
+    expansion=r"\d+",
 
 
 include: "workflow/rules/train.smk"
@@ -25,7 +33,7 @@ include: "workflow/rules/neox.smk"
 include: "workflow/rules/audit.smk"
 include: "workflow/rules/haar.smk"
 include: "workflow/rules/drift.smk"
-include: "workflow/rules/benchmarks.smk"
+include: "workflow/rules/job_timings.smk"
 
 
 rule all:
@@ -34,7 +42,7 @@ rule all:
         rules.training_curves.output,
         rules.evaluate_toy.output,
         rules.bars.output,
-        expand(RESULTS / "{arm}/audit/ev.tsv", arm=ARMS),
+        [audit_file(arm, "ev") for arm in ARMS],
         rules.figure1.output,
         rules.claims.output,
         rules.figure2.output,

@@ -14,8 +14,9 @@ import time
 
 import torch
 
-from polyrot import config, io, train
+from polyrot import atomic, config
 from polyrot.bars import behavioural
+from polyrot.toy import train
 
 
 def main() -> None:
@@ -25,9 +26,10 @@ def main() -> None:
     parser.add_argument("--bar-samples", type=int, default=50_000)
     args = parser.parse_args()
     cfg = config.load_file(args.config)
+    task = config.TaskConfig.from_dict(cfg.raw["task"])
     device = train.resolve_device(cfg.train.device)
     tcfg = dataclasses.replace(
-        cfg.train,
+        config.TrainConfig.from_dict(cfg.raw["train"]),
         steps=args.steps,
         warmup_steps=min(cfg.train.warmup_steps, args.steps // 4),
         checkpoint_every=args.steps,
@@ -37,9 +39,9 @@ def main() -> None:
     print(f"device: {where}; torch {torch.__version__}; amp {tcfg.amp and device.type == 'cuda'}")
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
-        train.train(tmp, 0, cfg.task, tcfg, progress=False)
+        train.train(tmp, 0, task, tcfg, progress=False)
         elapsed = time.perf_counter() - start
-        meta = io.read_json(f"{tmp}/final/meta.json")["metrics"]
+        meta = atomic.read_json(f"{tmp}/final/meta.json")["metrics"]
         model = train.load_weights(f"{tmp}/final/model.safetensors", device).eval()
     per_step = elapsed / args.steps
     print(
@@ -52,13 +54,13 @@ def main() -> None:
     )
     start = time.perf_counter()
     units = behavioural.bar_b_units(
-        {"m": model}, {}, cfg.task, args.bar_samples, cfg.bar_b.batch_size, cfg.bar_b.seed, 1e-6, device, progress=False
+        {"m": model}, {}, task, args.bar_samples, cfg.bars.B.batch_size, cfg.bars.B.seed, 1e-6, device, progress=False
     )
     elapsed = time.perf_counter() - start
     rate = args.bar_samples / elapsed
     print(
         f"Bar B: {args.bar_samples} sequences in {elapsed:.1f} s ({rate:.0f} seq/s, within-seed KL "
-        f"{units[0]['value']:.3g}); projected {cfg.bar_b.n_samples:.0e} per model: {cfg.bar_b.n_samples / rate / 60:.1f} min"
+        f"{units[0]['value']:.3g}); projected {cfg.bars.B.n_samples:.0e} per model: {cfg.bars.B.n_samples / rate / 60:.1f} min"
     )
 
 

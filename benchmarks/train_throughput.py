@@ -1,8 +1,8 @@
-"""Training throughput of polyrot.train against a plain PyTorch loop, measured in one run.
+"""Training throughput of polyrot.toy.train against a plain PyTorch loop, measured in one run.
 
 The baseline ("plain") is the obvious loop over the same model, batch size and task: each
 step generates its batch inline, runs the full 64-token context, and reads the loss with
-``.item()``. Ours runs ``polyrot.train.train`` (background data generation, no per-step
+``.item()``. Ours runs ``polyrot.toy.train.train`` (background data generation, no per-step
 host sync, optional length bucketing; evaluation and a checkpoint at the end included).
 Both count sequences per second; the printed ratio is ours / plain.
 
@@ -18,12 +18,12 @@ import time
 
 import torch
 
-from polyrot import dyck, toy_model, train
 from polyrot.config import TaskConfig, TrainConfig
+from polyrot.toy import dyck, train, transformer
 
 
 def plain_loop(steps: int, batch: int, device: str, seed: int = 0) -> float:
-    model = toy_model.build(seed).to(device)
+    model = transformer.build(seed).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3, betas=(0.9, 0.95), weight_decay=1e-4)
     start = time.perf_counter()
     for step in range(steps):

@@ -5,8 +5,10 @@ import pytest
 import scipy.stats
 import torch
 
-from polyrot import activations, align, audit, dyck, metrics, toy_model, universality
+from polyrot import activations, align, audit, metrics, universality
 from polyrot.claims import claim_units
+from polyrot.toy import dyck, transformer
+from polyrot.toy import extract as toy_extract
 
 
 def random_orthogonal(d: int, rng: np.random.Generator) -> np.ndarray:
@@ -91,12 +93,12 @@ def test_firing_correlation_handles_dead_features(rng):
 
 def test_heldout_batch_is_disjoint_and_caches_align():
     fit = dyck.analysis_batch(200, 5)
-    held = activations.heldout_batch(fit, 150, 6)
+    held = toy_extract.heldout_batch(fit, 150, 6)
     assert len(held) == 150
     assert not {r.tobytes() for r in fit.tokens} & {r.tobytes() for r in held.tokens}
-    model_a, model_b = toy_model.build(0), toy_model.build(1)
-    ca = activations.toy_caches(model_a, fit, ["resid_mid_0"], batch_size=64)["resid_mid_0"]
-    cb = activations.toy_caches(model_b, fit, ["resid_mid_0"], batch_size=37)["resid_mid_0"]
+    model_a, model_b = transformer.build(0), transformer.build(1)
+    ca = toy_extract.toy_caches(model_a, fit, ["resid_mid_0"], batch_size=64)["resid_mid_0"]
+    cb = toy_extract.toy_caches(model_b, fit, ["resid_mid_0"], batch_size=37)["resid_mid_0"]
     assert (
         len(ca) == int(fit.mask.sum())
         and np.array_equal(ca.token, cb.token)
@@ -121,14 +123,14 @@ def test_rotations_round_trip(tmp_path, rng):
     A, B, C = (rng.normal(size=(300, 6)) for _ in range(3))
     rots = audit.fit_site_rotations(A, B, C, rng)
     audit.save_rotations(tmp_path / "s", rots, {"x": 1})
-    back = audit.load_rotations(tmp_path / "s")
+    back = audit.load_rotations(tmp_path / "s.controls.npz")
     assert set(back) == set(audit.ROTATIONS)
     assert all(np.array_equal(back[k].R, rots[k].R) for k in rots)
     assert np.array_equal(np.load(tmp_path / "s.npy"), rots["procrustes"].R)
 
 
 def test_null_site_is_never_an_alias():
-    sites = list(toy_model.RESID_SITES)
+    sites = list(transformer.RESID_SITES)
     aliases = {("resid_pre_1", "resid_post_0"), ("resid_pre_2", "resid_post_1")}
     for s in sites:
         other = audit.null_site_for(sites, s)

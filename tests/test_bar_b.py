@@ -1,4 +1,4 @@
-"""Bar B on hand-built models whose KL is known in closed form, and the verdict gate."""
+"""Bar B on hand-built models whose KL is known in closed form, and the verdict verdicts."""
 
 import math
 
@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from polyrot import dyck, prereg
-from polyrot.bars import behavioural, gate
+from polyrot import prereg, verdicts
+from polyrot.bars import behavioural
 from polyrot.config import TaskConfig
+from polyrot.toy import dyck
 
 TASK = TaskConfig()
 
@@ -113,25 +114,25 @@ SPEC_GT = {"comparison": ">", "threshold": 0.99, "near_miss_factor": 1.05}
 
 
 def test_judge_value():
-    assert gate.judge_value(5e-5, SPEC_LT)["verdict"] == "PASS"
-    near = gate.judge_value(1.74e-4, SPEC_LT, ci95=(1.5e-4, 2e-4))
+    assert verdicts.judge_value(5e-5, SPEC_LT)["verdict"] == "PASS"
+    near = verdicts.judge_value(1.74e-4, SPEC_LT, ci95=(1.5e-4, 2e-4))
     assert near["verdict"] == "FAIL" and near["near_miss"] and near["ratio_to_threshold"] == pytest.approx(1.74)
     assert not near["uncertain"]
-    assert gate.judge_value(0.2, SPEC_LT)["near_miss"] is False
-    assert gate.judge_value(9e-5, SPEC_LT, ci95=(8e-5, 1.1e-4))["uncertain"]
-    assert gate.judge_value(0.9996, SPEC_GT)["verdict"] == "PASS"
-    assert gate.judge_value(0.96, SPEC_GT)["near_miss"] and not gate.judge_value(0.6, SPEC_GT)["near_miss"]
-    assert gate.judge_value(float("nan"), SPEC_LT)["verdict"] == "FAIL"
+    assert verdicts.judge_value(0.2, SPEC_LT)["near_miss"] is False
+    assert verdicts.judge_value(9e-5, SPEC_LT, ci95=(8e-5, 1.1e-4))["uncertain"]
+    assert verdicts.judge_value(0.9996, SPEC_GT)["verdict"] == "PASS"
+    assert verdicts.judge_value(0.96, SPEC_GT)["near_miss"] and not verdicts.judge_value(0.6, SPEC_GT)["near_miss"]
+    assert verdicts.judge_value(float("nan"), SPEC_LT)["verdict"] == "FAIL"
 
 
 def test_write_verdict_and_strict_gate(tmp_path, repo, capsys):
     reg = prereg.load(repo / "preregistration.md", repo / "preregistration.lock")
     units = [{"unit": "within:A0", "value": 5e-5, "ci95": [4e-5, 6e-5]}, {"unit": "within:A1", "value": 2e-4}]
-    rec = gate.write_verdict(tmp_path / "B.json", "B", units, reg, "cfg", ["x"])
+    rec = verdicts.write_verdict(tmp_path / "B.json", "B", units, reg, "cfg", ["x"])
     assert rec["verdict"] == "FAIL" and rec["value"] == 2e-4 and rec["worst_unit"] == "within:A1" and rec["near_miss"]
     assert rec["preregistration"]["sha256"] == reg.file_sha256 and rec["threshold"] == 1e-4
-    assert gate.check([tmp_path / "B.json"], strict=False) == 0
-    assert gate.check([tmp_path / "B.json"], strict=True) == 1
+    assert verdicts.check([tmp_path / "B.json"], strict=False) == 0
+    assert verdicts.check([tmp_path / "B.json"], strict=True) == 1
     assert "Bar B: FAIL" in capsys.readouterr().out
-    gate.write_verdict(tmp_path / "B2.json", "B", [{"unit": "u", "value": 1e-5}], reg, "cfg", [])
-    assert gate.check([tmp_path / "B2.json"], strict=True) == 0
+    verdicts.write_verdict(tmp_path / "B2.json", "B", [{"unit": "u", "value": 1e-5}], reg, "cfg", [])
+    assert verdicts.check([tmp_path / "B2.json"], strict=True) == 0

@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from polyrot import benchmarks
+from polyrot import job_timings
 
 HEADER = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
 
@@ -19,7 +19,7 @@ def test_records_become_rows_and_rule_totals(tmp_path):
         path.parent.mkdir(exist_ok=True)
         path.write_text(HEADER + f"{wall}\t0:00:10\t{rss}\t1\t1\t1\t0\t0\t0\t{cpu}\n")
         paths.append(path)
-    table = benchmarks.gather(paths, tmp_path)
+    table = job_timings.gather(paths, tmp_path)
     assert table.to_dict("records")[0] == {
         "rule": "train_toy",
         "job": "A0",
@@ -27,7 +27,7 @@ def test_records_become_rows_and_rule_totals(tmp_path):
         "max_rss_mb": 400.0,
         "cpu_s": 9.25,
     }
-    totals = benchmarks.totals(table).set_index("rule")
+    totals = job_timings.totals(table).set_index("rule")
     assert totals.loc["train_toy"].to_dict() == pytest.approx(
         {"jobs": 2, "wall_s": 21.75, "cpu_s": 19.25, "max_rss_mb": 450.0}
     )

@@ -2,6 +2,7 @@
 
 import copy
 import dataclasses
+import json
 
 import pytest
 import yaml
@@ -26,8 +27,9 @@ def test_paper_scale(repo):
     cfg = config.load_file(repo / "config/paper.yaml")
     assert cfg.train.steps == 60_000 and cfg.train.batch_size == 512 and cfg.train.warmup_steps == 500
     assert cfg.cohorts["A"].seeds == (0, 1, 2, 3, 4) and cfg.cohorts["B"].seeds == (100, 101, 102, 103, 104)
-    assert cfg.train.early_stop == config.EarlyStop(threshold=0.9999, patience=10_000)
-    assert cfg.bar_b.n_samples == 10**7
+    train = config.TrainConfig.from_dict(cfg.raw["train"])
+    assert train.early_stop == config.EarlyStop(threshold=0.9999, patience=10_000) and train.betas == (0.9, 0.95)
+    assert cfg.bars.B.n_samples == 10**7
 
 
 def test_default_has_two_pairs_per_cohort(repo):
@@ -83,33 +85,56 @@ def test_command_line_booleans(raw):
     refused(raw, "'strict_bars'")
 
 
-def test_schema_and_dataclasses_agree():
-    props = config.schema()["properties"]
-    assert set(props["train"]["properties"]) == {f.name for f in dataclasses.fields(config.TrainConfig)}
-    assert set(props["task"]["properties"]) == {f.name for f in dataclasses.fields(config.TaskConfig)}
-    assert set(props["bars"]["properties"]["B"]["properties"]) == {
-        f.name for f in dataclasses.fields(config.BarBConfig)
-    }
-    neox = props["neox"]["properties"]
-    assert set(neox["family"]["properties"]) == {f.name for f in dataclasses.fields(config.FamilyConfig)}
-    assert set(neox["corpus"]["properties"]) == {f.name for f in dataclasses.fields(config.NeoxCorpusConfig)}
-    assert set(neox["extract"]["properties"]) == {f.name for f in dataclasses.fields(config.NeoxExtractConfig)}
-    assert set(neox) == {f.name for f in dataclasses.fields(config.NeoxConfig)}
+def test_typed_sections_are_generated_from_the_schema():
+    """One source: each typed section has exactly the schema's keys, its defaults and docs."""
+    for cls, key in (
+        (config.TaskConfig, "task"),
+        (config.TrainConfig, "train"),
+        (config.FamilyConfig, "neox.family"),
+        (config.CorpusConfig, "neox.corpus"),
+    ):
+        node = config.schema()
+        for part in key.split("."):
+            node = node["properties"][part]
+        assert [f.name for f in dataclasses.fields(cls)] == list(node["properties"])
+        for f in dataclasses.fields(cls):
+            spec = node["properties"][f.name]
+            assert spec.get("description"), f"{key}.{f.name} has no description"
+            assert f"{f.name}: {spec['description']}" in cls.__doc__
+    # the defaults are the paper's (SPEC §4)
+    assert config.TrainConfig() == config.TrainConfig.from_dict(
+        {"steps": 60_000, "batch_size": 512, "lr": 3e-3, "warmup_steps": 500, "betas": [0.9, 0.95]}
+    )
+    assert config.TrainConfig().early_stop == config.EarlyStop(0.9999, 10_000)
+    assert config.TaskConfig().analysis_n == 1024 and config.CorpusConfig().path is None
+
+
+def test_config_is_read_in_canonical_key_order(raw):
+    shuffled = json.loads(json.dumps(raw, sort_keys=True))
+    shuffled["train"] = dict(reversed(list(raw["train"].items())))
+    a, b = config.load(raw), config.load(shuffled)
+    assert a.raw == b.raw and json.dumps(a.raw) == json.dumps(b.raw)
+    assert list(a.params("train")) == sorted(a.params("train"))
+    assert "threads" not in a.params("train") and "threads" in a.raw["train"]  # config.NO_OUTPUT
+
+
+def test_every_no_output_key_has_a_reason():
+    assert all(isinstance(why, str) and len(why) > 10 for why in config.NO_OUTPUT.values())
 
 
 def test_paper_neox_arm_is_the_nine_pythia_seeds(repo):
     cfg = config.load_file(repo / "config/paper.yaml")
     assert cfg.neox.source == "hub" and cfg.neox.hub_org == "EleutherAI" and cfg.neox.revision == "step143000"
-    assert cfg.neox.models == tuple(f"pythia-70m-seed{i}" for i in range(1, 10))
-    assert len(cfg.neox.pairs) == 8 and cfg.neox.corpus.source == "pile-10k" and cfg.neox.corpus.seq_len == 256
-    assert cfg.audit.arms["neox"].sites[-1] == "resid_post_5" and len(cfg.audit.arms["neox"].sites) == 7
-    assert cfg.audit.arms["neox"].drift.early == "step3000"
+    assert cfg.neox.models == [f"pythia-70m-seed{i}" for i in range(1, 10)]
+    assert len(cfg.neox_pairs) == 8 and cfg.neox.corpus.source == "pile-10k" and cfg.neox.corpus.seq_len == 256
+    assert cfg.audit.neox.sites[-1] == "resid_post_5" and len(cfg.audit.neox.sites) == 7
+    assert cfg.audit.neox.drift.early == "step3000"
 
 
 def test_default_neox_arm_is_an_offline_family(repo):
     cfg = config.load_file(repo / "config/config.yaml")
-    assert cfg.neox.source == "family" and cfg.neox.local_dir == cfg.results_dir / "neox" / "models"
-    assert [cfg.neox.seed_of(m) for m in cfg.neox.models] == [1, 2, 3, 4]
+    assert cfg.neox.source == "family" and cfg.neox_local_dir == str(cfg.results_dir / "neox" / "models")
+    assert [config.family_seed(m) for m in cfg.neox.models] == [1, 2, 3, 4]
     assert cfg.neox.corpus.source == "python-docs"
 
 
@@ -125,6 +150,10 @@ def test_neox_problems_are_refused_naming_the_key(raw):
         (("audit", "toy", "drift", "checkpoints"), ["step000030"], "is never written"),
         (("neox", "family", "save_steps"), [10], "must include the final step"),
         (("neox", "corpus", "source"), "file", "'neox.corpus.path' is required"),
+        # the audited revision's caches cannot also be a drift checkpoint's
+        (("audit", "neox", "drift", "checkpoints"), ["step20"], "includes the audited revision"),
+        # a checkpoint early stopping could skip would leave train_toy's declared output missing
+        (("train", "early_stop"), {"threshold": 0.5, "patience": 10}, "later than 'train.early_stop.patience'"),
     ]
     for keys, value, message in cases:
         bad = copy.deepcopy(raw)
@@ -141,4 +170,4 @@ def test_neox_problems_are_refused_naming_the_key(raw):
     refused(bad, "keep_all_checkpoints: true")
     bad = copy.deepcopy(raw)
     del bad["neox"], bad["audit"]["neox"]
-    assert config.load(bad).neox is None and "neox" not in config.load(bad).audit.arms
+    assert config.load(bad).get("neox") is None and config.load(bad).arms == ["toy"]

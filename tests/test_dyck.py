@@ -8,13 +8,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from polyrot import dyck
+from polyrot.toy import dyck
 
 PAIRS = {4: 3, 6: 5, 8: 7}  # closer -> opener
 
 
 def reference_labels(tokens: list[int]) -> tuple[list[int], list[int]]:
-    """Written from SPEC §2 independently of polyrot.dyck: a plain stack walk."""
+    """Written from SPEC §2 independently of polyrot.toy.dyck: a plain stack walk."""
     stack: list[int] = []
     failed = False
     depth_out, valid_out = [], []
@@ -141,7 +141,9 @@ def test_heldout_sets():
 
 def test_cli_writes_npz(tmp_path):
     out = tmp_path / "s.npz"
-    subprocess.run([sys.executable, "-m", "polyrot.dyck", "--n", "10", "--seed", "3", "--out", str(out)], check=True)
+    subprocess.run(
+        [sys.executable, "-m", "polyrot.toy.dyck", "--n", "10", "--seed", "3", "--out", str(out)], check=True
+    )
     data = np.load(out)
     assert set(data.files) == {"tokens", "depth", "valid"}
     assert all(data[k].shape == (10, 64) for k in data.files)

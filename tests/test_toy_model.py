@@ -2,29 +2,29 @@
 
 import torch
 
-from polyrot import dyck, toy_model
+from polyrot.toy import dyck, transformer
 
 
 def test_exact_parameter_count():
-    model = toy_model.build(0)
-    assert toy_model.n_params(model) == toy_model.N_PARAMS == 104_448
+    model = transformer.build(0)
+    assert transformer.n_params(model) == transformer.N_PARAMS == 104_448
 
 
 def test_no_biases_and_expected_tensors():
-    names = {n for n, _ in toy_model.build(0).named_parameters()}
+    names = {n for n, _ in transformer.build(0).named_parameters()}
     assert not any("bias" in n for n in names)
     assert {"W_E", "W_U_tok", "W_U_depth", "W_U_valid", "ln_final.gain"} <= names
     assert len(names) == 4 + 1 + 2 * 8
 
 
 def test_logit_shapes_and_sites():
-    model = toy_model.build(1)
+    model = transformer.build(1)
     tokens = torch.from_numpy(dyck.sample(5, 0).tokens)
     cache: dict[str, torch.Tensor] = {}
     out = model(tokens, cache=cache)
     assert out["tok"].shape == (5, 64, 40) and out["depth"].shape == (5, 64, 9) and out["valid"].shape == (5, 64, 2)
-    assert set(cache) == set(toy_model.SITES)
-    assert all(cache[s].shape == (5, 64, 64) for s in toy_model.RESID_SITES)
+    assert set(cache) == set(transformer.SITES)
+    assert all(cache[s].shape == (5, 64, 64) for s in transformer.RESID_SITES)
     assert torch.equal(cache["resid_pre_1"], cache["resid_post_0"])
     assert torch.equal(cache["resid_pre_2"], cache["resid_post_1"])
     stopped: dict[str, torch.Tensor] = {}
@@ -33,13 +33,13 @@ def test_logit_shapes_and_sites():
 
 
 def test_positions_use_six_dims():
-    pos = toy_model.position_features(64, 64)
+    pos = transformer.position_features(64, 64)
     assert pos[:, 6:].abs().max() == 0 and pos[:, :6].abs().sum(0).min() > 0
     assert pos[0, 3] == 1 and pos[1:, 3].abs().max() == 0
 
 
 def test_causal():
-    model = toy_model.build(2)
+    model = transformer.build(2)
     tokens = torch.from_numpy(dyck.sample(3, 1).tokens)
     changed = tokens.clone()
     changed[:, 30:] = 5
@@ -48,6 +48,6 @@ def test_causal():
 
 
 def test_init_is_seeded():
-    a, b, c = toy_model.build(3), toy_model.build(3), toy_model.build(4)
+    a, b, c = transformer.build(3), transformer.build(3), transformer.build(4)
     assert torch.equal(a.W_E, b.W_E) and not torch.equal(a.W_E, c.W_E)
     assert abs(float(a.blocks[0].W_in.detach().std()) - 0.02) < 0.001  # 16k draws: sd of the sd ~ 1e-4

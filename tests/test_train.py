@@ -14,8 +14,9 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from polyrot import io, toy_model, train
+from polyrot import atomic
 from polyrot.config import EarlyStop, TaskConfig, TrainConfig
+from polyrot.toy import train, transformer
 
 TASK = TaskConfig(analysis_n=32, heldout_n=32)
 CFG = TrainConfig(
@@ -64,7 +65,7 @@ def test_bucketed_batches_are_trimmed_to_their_longest_row():
 
 
 def test_a_training_step_lowers_the_loss_on_its_batch():
-    model = toy_model.build(0)
+    model = transformer.build(0)
     data = next(train.batches(TASK, CFG, seed=0))
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
     before = float(train.loss_fn(model(data[0]), data).detach())
@@ -81,11 +82,11 @@ def test_a_training_step_lowers_the_loss_on_its_batch():
 def test_train_writes_checkpoints_best_final_and_log(tmp_path):
     state = train.train(tmp_path / "m", 0, TASK, CFG, progress=False)
     assert state.step == 30 and train.list_checkpoints(tmp_path / "m") == [10, 20, 30]
-    meta = io.read_json(tmp_path / "m" / "final" / "meta.json")
+    meta = atomic.read_json(tmp_path / "m" / "final" / "meta.json")
     assert meta["step"] == 30 and meta["config_hash"] == state.config_hash
     for key in ("acc_analysis_depth", "acc_compositional_valid", "acc_long_tok", "loss_heldout", "min_heldout_acc"):
         assert 0 <= meta["metrics"][key] < 100
-    best = io.read_json(tmp_path / "m" / "best" / "meta.json")
+    best = atomic.read_json(tmp_path / "m" / "best" / "meta.json")
     assert best["step"] == state.best_step and best["selected_as"] == "best"
     assert torch.equal(
         weights(tmp_path / "m" / "best" / "model.safetensors")["W_E"],
@@ -120,14 +121,14 @@ def test_checkpoints_of_another_config_are_not_resumed(tmp_path):
 
 
 def test_frozen_io_stays_bit_identical(tmp_path):
-    anchor = toy_model.build(123)
-    frozen = {k: getattr(anchor, k).detach().clone() for k in toy_model.IO_PARAMS}
+    anchor = transformer.build(123)
+    frozen = {k: getattr(anchor, k).detach().clone() for k in transformer.IO_PARAMS}
     train.train(tmp_path / "m", 1, TASK, CFG, frozen_io=frozen, progress=False)
     trained = weights(tmp_path / "m" / "final" / "model.safetensors")
-    for k in toy_model.IO_PARAMS:
+    for k in transformer.IO_PARAMS:
         assert torch.equal(trained[k], frozen[k]), k
     assert not torch.equal(trained["ln_final.gain"], torch.ones(64))  # final norm is not shared
-    assert not torch.equal(trained["blocks.0.W_Q"], toy_model.build(1).blocks[0].W_Q.detach())
+    assert not torch.equal(trained["blocks.0.W_Q"], transformer.build(1).blocks[0].W_Q.detach())
 
 
 def test_early_stop(tmp_path):
@@ -144,7 +145,7 @@ def test_keep_only_latest_and_best(tmp_path):
 
 KILL_SCRIPT = """
 import sys
-from polyrot import train
+from polyrot.toy import train
 from polyrot.config import TaskConfig, TrainConfig
 cfg = TrainConfig(steps=int(sys.argv[2]), batch_size=8, warmup_steps=5, checkpoint_every=20, log_every=10,
                   early_stop=None, length_bucketing=True, chunk_steps=4, device="cpu", amp=False, threads=1)

@@ -13,6 +13,8 @@ import yaml
 from _workflow import SNAKEMAKE, copy_workflow, snakemake
 
 pytestmark = pytest.mark.integration
+
+
 def test_dag_writes_every_output(run):
     res = run / "results"
     cfg = yaml.safe_load((run / "config/test.yaml").read_text())

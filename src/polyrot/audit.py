@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from polyrot import io, metrics
+from polyrot import atomic, metrics
 from polyrot.activations import Cache
 from polyrot.align import Rotation, effective_rank, fit_moments, fit_permuted, fit_rotation
 from polyrot.universality import decoder_cosine, firing_correlation
@@ -44,20 +44,21 @@ def save_rotations(stem: str | os.PathLike[str], rotations: dict[str, Rotation],
     """``{stem}.npy`` (the Procrustes R), ``{stem}.controls.npz`` (every R and its means) and
     ``{stem}.json`` (how to reproduce it)."""
     stem = str(stem)
-    with io.atomic_path(stem + ".npy") as tmp:
+    with atomic.atomic_path(stem + ".npy") as tmp:
         with open(tmp, "wb") as fh:
             np.save(fh, rotations["procrustes"].R)
     arrays = {}
     for name, rot in rotations.items():
         arrays.update({f"{name}.R": rot.R, f"{name}.mu_a": rot.mu_a, f"{name}.mu_b": rot.mu_b})
-    with io.atomic_path(stem + ".controls.npz") as tmp:
+    with atomic.atomic_path(stem + ".controls.npz") as tmp:
         with open(tmp, "wb") as fh:
             np.savez(fh, **arrays)
-    io.write_json(stem + ".json", meta)
+    atomic.write_json(stem + ".json", meta)
 
 
-def load_rotations(stem: str | os.PathLike[str]) -> dict[str, Rotation]:
-    with np.load(str(stem) + ".controls.npz") as data:
+def load_rotations(controls: str | os.PathLike[str]) -> dict[str, Rotation]:
+    """Every R and its means from a ``{stem}.controls.npz`` that ``save_rotations`` wrote."""
+    with np.load(controls) as data:
         return {
             name: Rotation(R=data[f"{name}.R"], mu_a=data[f"{name}.mu_a"], mu_b=data[f"{name}.mu_b"], method=name)
             for name in ROTATIONS

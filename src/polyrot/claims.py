@@ -14,7 +14,19 @@ from typing import Any
 
 import pandas as pd
 
-KEY_COLUMNS = ("cohort", "anchor", "other", "model", "checkpoint", "site", "expansion", "frame", "d", "alternative", "test")
+KEY_COLUMNS = (
+    "cohort",
+    "anchor",
+    "other",
+    "model",
+    "checkpoint",
+    "site",
+    "expansion",
+    "frame",
+    "d",
+    "alternative",
+    "test",
+)
 
 
 def claim_units(

@@ -1,17 +1,23 @@
-"""Configuration: schema validation with messages that name the key, and typed access.
+"""Configuration: one schema, validation with messages that name the key, typed access.
 
-``load(raw)`` validates a config dict (as Snakemake or ``yaml.safe_load`` produced it)
-against ``config.schema.yaml``, checks the cross-field rules the schema cannot express,
-and returns a frozen ``Config``.
+``config.schema.yaml`` is the one source of every setting's type, bounds, description and
+(for the sections library code takes as typed objects) default. ``load(raw)`` validates a
+config dict (as Snakemake or ``yaml.safe_load`` produced it) against it, checks the
+cross-field rules the schema cannot express, and returns a ``Config``: the validated dict
+with its keys in canonical (sorted) order, read as attributes, plus the few derived facts
+the workflow needs (cohorts, models, the GPT-NeoX pairs). The typed section classes
+(``TaskConfig``, ``TrainConfig``, ``EarlyStop``, ``FamilyConfig``, ``CorpusConfig``) are
+generated from the schema, so their fields, defaults and docs cannot drift from it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import re
 import zlib
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterator, Mapping
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -20,357 +26,17 @@ from typing import Any
 import numpy as np
 import yaml
 
+# Settings that cannot change any output, so no rule declares them and changing them reruns
+# nothing; every other setting reaches the rules that use it as a `params` entry.
+NO_OUTPUT: dict[str, str] = {
+    "train.threads": "CPU threads of a training job: how fast, not what (Snakemake may lower it to --cores)",
+    "neox.extract.threads": "CPU threads of an extraction job",
+    "neox.family.threads": "CPU threads of a family training job",
+}
+
 
 class ConfigError(ValueError):
     """A config that the schema or a cross-field rule refuses; the message names the key."""
-
-
-@dataclass(frozen=True)
-class TaskConfig:
-    """Dyck-3 sampling (SPEC §2)."""
-
-    train_min_len: int = 2
-    """Shortest training content length."""
-    train_max_len: int = 62
-    """Longest training content length."""
-    p_valid: float = 0.5
-    """Probability that a sequence's content is a valid Dyck string."""
-    p_open: float = 0.55
-    """Probability of opening a bracket while depth allows."""
-    analysis_n: int = 1024
-    """Sequences in the fixed analysis batch."""
-    analysis_seed: int = 20260501
-    """Generator seed of the analysis batch (identical for every model)."""
-    heldout_n: int = 512
-    """Sequences per held-out set (compositional, long)."""
-    heldout_seed: int = 20260502
-    """Generator seed of the held-out sets."""
-
-
-@dataclass(frozen=True)
-class CohortConfig:
-    """One cohort of independently seeded models."""
-
-    name: str
-    """One capital letter; model names are ``name + seed``."""
-    seeds: tuple[int, ...]
-    """Training seeds."""
-    anchor: int
-    """Reference seed (cross-seed comparisons are against it)."""
-    shared_io: bool
-    """Non-anchor seeds take the anchor's trained W_E and unembeddings, frozen."""
-
-    def model(self, seed: int) -> str:
-        return f"{self.name}{seed}"
-
-    @property
-    def models(self) -> list[str]:
-        return [self.model(s) for s in self.seeds]
-
-    @property
-    def anchor_model(self) -> str:
-        return self.model(self.anchor)
-
-
-@dataclass(frozen=True)
-class EarlyStop:
-    """Stop ``patience`` steps after the min held-out accuracy first reaches ``threshold``."""
-
-    threshold: float = 0.9999
-    """Min held-out accuracy (over heads and sets) that starts the countdown."""
-    patience: int = 10_000
-    """Steps trained after the threshold is first reached."""
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Optimisation of the toy transformer (SPEC §4)."""
-
-    steps: int = 60_000
-    """Maximum optimiser steps."""
-    batch_size: int = 512
-    """Sequences per step."""
-    lr: float = 3e-3
-    """Peak learning rate."""
-    warmup_steps: int = 500
-    """Linear warm-up steps."""
-    final_lr_fraction: float = 0.02
-    """The cosine decays to this fraction of the peak at ``steps``."""
-    betas: tuple[float, float] = (0.9, 0.95)
-    """AdamW betas."""
-    weight_decay: float = 1e-4
-    """AdamW decoupled weight decay."""
-    grad_clip: float = 1.0
-    """Maximum global gradient norm."""
-    checkpoint_every: int = 200
-    """Steps between checkpoints; held-out evaluation runs at each checkpoint."""
-    keep_all_checkpoints: bool = True
-    """Keep every checkpoint, or only the latest and the best."""
-    log_every: int = 50
-    """Steps between training-loss log rows."""
-    early_stop: EarlyStop | None = field(default_factory=EarlyStop)
-    """The early-stop rule, or None to always train ``steps`` steps."""
-    length_bucketing: bool = False
-    """Sort each data chunk by length so each batch is trimmed to its longest row."""
-    chunk_steps: int = 50
-    """Batches generated (and bucketed) together."""
-    device: str = "auto"
-    """``cpu``, ``cuda`` or ``auto``."""
-    amp: bool = True
-    """bf16 autocast on CUDA."""
-    threads: int = 1
-    """CPU threads per training job."""
-
-
-@dataclass(frozen=True)
-class BarBConfig:
-    """Sampling for Bar B (its threshold and epsilon live in preregistration.md)."""
-
-    n_samples: int = 10_000_000
-    """Sequences drawn from the training mixture."""
-    batch_size: int = 4096
-    """Sequences per forward pass."""
-    seed: int = 20260503
-    """Generator seed of the Bar B samples (identical for every model)."""
-    checkpoint: str = "best"
-    """Which checkpoint of each model is judged."""
-
-
-@dataclass(frozen=True)
-class SAESettings:
-    """SAE hyper-parameters of one arm (SPEC §6)."""
-
-    expansions: tuple[int, ...] = (8, 32)
-    """Dictionary sizes as multiples of d."""
-    l1: float = 1e-3
-    """L1 coefficient in the paper's normalisation (MSE averaged over every element, L1 summed
-    over features and averaged over rows); see ``polyrot.sae``."""
-    lr: float = 5e-4
-    """Adam learning rate."""
-    batch_size: int = 4096
-    """Rows per step."""
-    steps: int = 4000
-    """Optimiser steps."""
-    seed: int = 0
-    """Init and batch-order seed."""
-    shared_init: bool = False
-    """Same seed (so identical initial dictionaries) for every model's SAE; otherwise
-    ``sae_seed(seed, model)`` gives each model its own."""
-    stacked: bool = True
-    """Train one site's SAEs for all models in one batched process."""
-
-
-@dataclass(frozen=True)
-class DriftConfig:
-    """Checkpoint drift (SPEC §9): one model's earlier checkpoints against its audited one."""
-
-    model: str
-    """The model whose checkpoints are compared."""
-    checkpoints: tuple[str, ...]
-    """Earlier checkpoints (toy ``stepNNNNNN`` directories; GPT-NeoX revisions ``stepN``)."""
-    early: str
-    """The checkpoint the drift claims judge (the paper's single point, Pythia ``step3000``)."""
-
-
-@dataclass(frozen=True)
-class ArmAudit:
-    """What the audit covers in one arm."""
-
-    sites: tuple[str, ...]
-    """Residual sites, in forward order; the first is the embedding site."""
-    sae: SAESettings
-    """SAE hyper-parameters."""
-    drift: DriftConfig | None = None
-    """Checkpoint drift of one model, or None."""
-
-    @property
-    def internal_sites(self) -> tuple[str, ...]:
-        return self.sites[1:]
-
-
-@dataclass(frozen=True)
-class AuditConfig:
-    """The rotation audit (SPEC §6, §12)."""
-
-    checkpoint: str = "best"
-    """Which checkpoint of each toy model is audited."""
-    heldout_n: int = 512
-    """Sequences in the held-out batch."""
-    heldout_seed: int = 20260504
-    """Generator seed of the held-out batch."""
-    controls_seed: int = 20260505
-    """Seed of the row permutation and the Gaussian baseline."""
-    gaussian_n: int = 8192
-    """Samples of the Gaussian baseline."""
-    arms: dict[str, ArmAudit] = field(default_factory=dict)
-    """Per-arm sites and SAE settings."""
-
-
-@dataclass(frozen=True)
-class NeoxCorpusConfig:
-    """The text the GPT-NeoX arm's activations are read on (SPEC §5)."""
-
-    source: str = "pile-10k"
-    """``python-docs`` (offline), ``pile-10k`` (hub) or ``file`` (a local .jsonl)."""
-    seq_len: int = 256
-    """Tokens per analysis sequence."""
-    fit_sequences: int = 256
-    """Sequences the SAEs and rotations are fitted on."""
-    heldout_sequences: int = 128
-    """Sequences every reported number is evaluated on (from later documents)."""
-    windows_per_document: int = 1
-    """Consecutive ``seq_len`` windows per document with at least that many tokens."""
-    path: str | None = None
-    """``file``: the .jsonl path (one ``{"text": ...}`` per line)."""
-    heldout_fraction: float = 0.25
-    """``python-docs``: fraction of documents held out of the family's training."""
-
-
-@dataclass(frozen=True)
-class NeoxExtractConfig:
-    """How activations are extracted."""
-
-    batch_size: int = 32
-    """Sequences per forward pass."""
-    dtype: str = "float32"
-    """Weights' dtype during extraction; caches are float32."""
-    device: str = "auto"
-    """``cpu``, ``cuda`` or ``auto``."""
-    threads: int = 1
-    """CPU threads per extraction job."""
-
-
-@dataclass(frozen=True)
-class FamilyConfig:
-    """The offline GPT-NeoX family: Pythia's architecture at laptop size."""
-
-    vocab_size: int = 1024
-    """BPE vocabulary, trained on the corpus's training documents."""
-    hidden_size: int = 64
-    """d of the residual stream."""
-    layers: int = 4
-    """Transformer layers."""
-    heads: int = 4
-    """Attention heads."""
-    intermediate_size: int = 256
-    """MLP width."""
-    rotary_pct: float = 0.25
-    """Fraction of head dimensions with rotary embeddings."""
-    steps: int = 400
-    """Optimiser steps; ``step{steps}`` is the final revision."""
-    batch_size: int = 32
-    """Sequences per step."""
-    lr: float = 3e-3
-    """Peak AdamW learning rate."""
-    warmup_steps: int = 40
-    """Linear warm-up steps."""
-    final_lr_fraction: float = 0.1
-    """Cosine floor as a fraction of ``lr``."""
-    weight_decay: float = 0.01
-    """AdamW decoupled weight decay."""
-    grad_clip: float = 1.0
-    """Maximum global gradient norm."""
-    save_steps: tuple[int, ...] = (400,)
-    """Steps saved as revisions ``step{N}``."""
-    device: str = "auto"
-    """``cpu``, ``cuda`` or ``auto``."""
-    threads: int = 1
-    """CPU threads per training job."""
-
-
-@dataclass(frozen=True)
-class NeoxConfig:
-    """The GPT-NeoX arm (SPEC §5)."""
-
-    source: str
-    """``family`` (trained here), ``local`` (``local_dir``) or ``hub``."""
-    models: tuple[str, ...]
-    """Model names (hub repositories or local folders)."""
-    anchor: str
-    """The reference model."""
-    revision: str
-    """The audited revision."""
-    corpus: NeoxCorpusConfig
-    """Analysis text."""
-    extract: NeoxExtractConfig
-    """Extraction settings."""
-    local_dir: Path | None = None
-    """Where ``local`` (and ``family``) models live: ``<local_dir>/<model>/<revision>/``."""
-    hub_org: str | None = None
-    """``hub``: the repositories' organisation."""
-    family: FamilyConfig | None = None
-    """``family``: the offline family's architecture and training."""
-
-    def seed_of(self, model: str) -> int:
-        """A family model's training seed, from its ``-seed<N>`` suffix."""
-        m = re.search(r"-seed(\d+)$", model)
-        if m is None:
-            raise ValueError(f"GPT-NeoX family model {model!r} does not end in -seed<N>")
-        return int(m.group(1))
-
-    @property
-    def pairs(self) -> list[tuple[str, str]]:
-        """(anchor, other) for every other model."""
-        return [(self.anchor, m) for m in self.models if m != self.anchor]
-
-
-@dataclass(frozen=True)
-class HaarConfig:
-    """Haar statistics (SPEC §7, §12.2)."""
-
-    alpha: float = 0.05
-    """Test level."""
-    seed: int = 20260506
-    """Seed of every Haar sample drawn."""
-    n_null: int = 200
-    """Haar samples behind the Frobenius and permutation-distance nulls."""
-    n_reference: int = 10
-    """Haar matrices in the paper's pooled two-sample test."""
-    power: tuple[tuple[int, int], ...] = ((64, 200), (512, 50))
-    """(d, matrices per alternative) of the size/power table."""
-    rank_variance: float = 0.99
-    """Variance that defines the well-determined subspace of R."""
-    min_determined_fraction: float = 0.5
-    """Below this fraction of d, no Haar reading is offered."""
-
-
-@dataclass(frozen=True)
-class Config:
-    """The whole validated configuration."""
-
-    results_dir: Path
-    """Where every output goes."""
-    preregistration: Path
-    """The preregistration document."""
-    preregistration_lock: Path
-    """Its lock file (hashes of registered and amendment blocks)."""
-    task: TaskConfig
-    cohorts: dict[str, CohortConfig]
-    train: TrainConfig
-    bar_b: BarBConfig
-    audit: AuditConfig
-    haar: HaarConfig
-    strict_bars: bool
-    raw: dict[str, Any] = field(repr=False, compare=False)
-    """The validated dict, for hashing and for Snakemake params."""
-    neox: NeoxConfig | None = None
-    """The GPT-NeoX arm, or None when the config has no ``neox`` section."""
-
-    @property
-    def models(self) -> list[str]:
-        return [m for c in self.cohorts.values() for m in c.models]
-
-    def cohort_of(self, model: str) -> CohortConfig:
-        for c in self.cohorts.values():
-            if model in c.models:
-                return c
-        raise KeyError(f"model {model!r} is in no cohort of the config (models: {self.models})")
-
-    def seed_of(self, model: str) -> int:
-        return int(model[1:])
-
-    def model_dir(self, model: str) -> Path:
-        return self.results_dir / "toy" / "models" / model
 
 
 @cache
@@ -445,7 +111,7 @@ def _cross_field_problems(raw: dict[str, Any]) -> list[str]:
         out.append(
             f"config key 'train.warmup_steps' ({train['warmup_steps']}) must be smaller than 'train.steps' ({train['steps']})"
         )
-    from polyrot.toy_model import SITES
+    from polyrot.toy.transformer import SITES
 
     unknown = [site for site in raw["audit"]["toy"]["sites"] if site not in SITES]
     if unknown:
@@ -468,6 +134,11 @@ def _cross_field_problems(raw: dict[str, Any]) -> list[str]:
                 out.append(
                     f"config key 'audit.toy.drift.checkpoints': {ckpt} is never written "
                     f"(checkpoints are every {train['checkpoint_every']} steps up to {train['steps']})"
+                )
+            elif train["early_stop"] is not None and step > train["early_stop"]["patience"]:
+                out.append(
+                    f"config key 'audit.toy.drift.checkpoints': {ckpt} is later than 'train.early_stop.patience' "
+                    f"({train['early_stop']['patience']}), so early stopping could end training before it is written"
                 )
         if not train["keep_all_checkpoints"]:
             out.append(
@@ -497,6 +168,11 @@ def _neox_problems(raw: dict[str, Any]) -> list[str]:
     for key, source in (("local_dir", "local"), ("hub_org", "hub"), ("family", "family")):
         if neox["source"] == source and key not in neox:
             out.append(f"config key 'neox.{key}' is required when 'neox.source' is {source}")
+    if neox["source"] == "family" and neox["corpus"]["source"] != "python-docs":
+        out.append(
+            "config key 'neox.corpus.source' must be python-docs when 'neox.source' is family "
+            "(the family's tokenizer and training text are the documentation's training documents)"
+        )
     if neox["corpus"]["source"] == "file" and "path" not in neox["corpus"]:
         out.append("config key 'neox.corpus.path' is required when 'neox.corpus.source' is file")
     bad_sites = [s for s in audit["sites"] if not re.fullmatch(r"resid_pre_0|resid_post_\d+", s)]
@@ -523,6 +199,8 @@ def _neox_problems(raw: dict[str, Any]) -> list[str]:
         saved = {f"step{s}" for s in family["save_steps"]}
         wanted = [neox["revision"], *(drift["checkpoints"] if drift else [])]
         missing = [r for r in wanted if r not in saved]
+        if drift and neox["revision"] in drift["checkpoints"]:
+            out.append(f"config key 'audit.neox.drift.checkpoints' includes the audited revision {neox['revision']!r}")
         if missing:
             out.append(f"revision(s) {missing} (neox.revision, audit.neox.drift) are not in 'neox.family.save_steps'")
         if family["hidden_size"] % family["heads"]:
@@ -535,80 +213,201 @@ def _neox_problems(raw: dict[str, Any]) -> list[str]:
     return out
 
 
-def load(raw: dict[str, Any]) -> Config:
-    """Validate ``raw`` and return the typed config."""
+def load(raw: Mapping[str, Any]) -> Config:
+    """Validate ``raw`` and return the config, its keys in canonical (sorted) order."""
     raw = _coerce_booleans(json.loads(json.dumps(raw)), schema())  # plain, detached copy
     validate(raw)
-    t = raw["train"]
-    es = t["early_stop"]
-    train = TrainConfig(
-        **{k: v for k, v in t.items() if k not in ("early_stop", "betas")},
-        betas=(float(t["betas"][0]), float(t["betas"][1])),
-        early_stop=None if es is None else EarlyStop(**es),
-    )
-    cohorts = {
-        name: CohortConfig(name=name, seeds=tuple(c["seeds"]), anchor=c["anchor"], shared_io=c["shared_io"])
-        for name, c in raw["cohorts"].items()
-    }
-    return Config(
-        results_dir=Path(raw["results_dir"]),
-        preregistration=Path(raw["preregistration"]["document"]),
-        preregistration_lock=Path(raw["preregistration"]["lock"]),
-        task=TaskConfig(**raw["task"]),
-        cohorts=cohorts,
-        train=train,
-        bar_b=BarBConfig(**raw["bars"]["B"]),
-        audit=_audit(raw["audit"]),
-        haar=HaarConfig(
-            **{k: v for k, v in raw["haar"].items() if k != "power"},
-            power=tuple((p["d"], p["n"]) for p in raw["haar"]["power"]),
-        ),
-        strict_bars=raw["strict_bars"],
-        raw=raw,
-        neox=_neox(raw.get("neox"), Path(raw["results_dir"])),
-    )
+    return Config(canonical(raw))
+
+
+def canonical(obj: Any) -> Any:
+    """``obj`` with every mapping's keys sorted (recursively) and tuples as lists: the form
+    settings are passed to rules in, so that a config written in another key order is the
+    same config to Snakemake's params check."""
+    if isinstance(obj, Mapping):
+        return {str(k): canonical(obj[k]) for k in sorted(obj, key=str)}
+    if isinstance(obj, list | tuple):
+        return [canonical(v) for v in obj]
+    return obj
+
+
+class Section(Mapping):
+    """A read-only view of a validated config section: ``cfg.train.steps``, ``cfg.train["steps"]``."""
+
+    def __init__(self, data: Mapping[str, Any], where: str = "") -> None:
+        self._data = data
+        self._where = where
+
+    def __getitem__(self, key: str) -> Any:
+        value = self._data[key]
+        return Section(value, f"{self._where}{key}.") if isinstance(value, Mapping) else value
+
+    def __getattr__(self, key: str) -> Any:
+        if key.startswith("_"):
+            raise AttributeError(key)
+        try:
+            return self[key]
+        except KeyError:
+            raise AttributeError(f"config has no key '{self._where}{key}'") from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __repr__(self) -> str:
+        return f"Section({self._where.rstrip('.') or 'config'}: {self._data!r})"
+
+
+@dataclasses.dataclass(frozen=True)
+class Cohort:
+    """One cohort of independently seeded toy models (``cohorts.<name>``)."""
+
+    name: str
+    seeds: tuple[int, ...]
+    anchor: int
+    shared_io: bool
+
+    def model(self, seed: int) -> str:
+        return f"{self.name}{seed}"
+
+    @property
+    def models(self) -> list[str]:
+        return [self.model(s) for s in self.seeds]
+
+    @property
+    def anchor_model(self) -> str:
+        return self.model(self.anchor)
+
+
+class Config(Section):
+    """The whole validated configuration (see ``config.schema.yaml`` for every key)."""
+
+    def __init__(self, raw: dict[str, Any]) -> None:
+        super().__init__(raw)
+        self.raw = raw
+
+    def params(self, key: str) -> Any:
+        """The setting or section at dotted ``key`` as a rule's ``params`` entry: canonical,
+        without the settings that change no output (``NO_OUTPUT``)."""
+        node: Any = self.raw
+        for part in key.split("."):
+            node = node[part]
+        return canonical(_without(node, key, NO_OUTPUT))
+
+    @property
+    def results_dir(self) -> Path:
+        return Path(self.raw["results_dir"])
+
+    @property
+    def cohorts(self) -> dict[str, Cohort]:
+        return {
+            name: Cohort(name, tuple(c["seeds"]), c["anchor"], c["shared_io"])
+            for name, c in self.raw["cohorts"].items()
+        }
+
+    @property
+    def models(self) -> list[str]:
+        return [m for c in self.cohorts.values() for m in c.models]
+
+    def cohort_of(self, model: str) -> Cohort:
+        for c in self.cohorts.values():
+            if model in c.models:
+                return c
+        raise KeyError(f"model {model!r} is in no cohort of the config (models: {self.models})")
+
+    def seed_of(self, model: str) -> int:
+        return int(model[1:])
+
+    @property
+    def arms(self) -> list[str]:
+        """The audited arms: toy, and neox where the config has a GPT-NeoX arm."""
+        return [arm for arm in ARM_NAMES if arm in self.raw["audit"]]
+
+    @property
+    def neox_pairs(self) -> list[tuple[str, str]]:
+        """(anchor, other) for every other GPT-NeoX model."""
+        neox = self.raw["neox"]
+        return [(neox["anchor"], m) for m in neox["models"] if m != neox["anchor"]]
+
+    @property
+    def neox_local_dir(self) -> str | None:
+        """Where local (and the offline family's) GPT-NeoX models live: ``<dir>/<model>/<revision>/``."""
+        neox = self.raw["neox"]
+        if neox["source"] == "family":
+            return str(self.results_dir / "neox" / "models")
+        return neox.get("local_dir")
 
 
 ARM_NAMES = ("toy", "neox")
 
 
-def _audit(raw: dict[str, Any]) -> AuditConfig:
-    arms = {}
-    for arm in ARM_NAMES:
-        if arm not in raw:
-            continue
-        a = raw[arm]
-        sae = a["sae"]
-        drift = a.get("drift")
-        arms[arm] = ArmAudit(
-            sites=tuple(a["sites"]),
-            sae=SAESettings(**{**sae, "expansions": tuple(sae["expansions"])}),
-            drift=None if drift is None else DriftConfig(drift["model"], tuple(drift["checkpoints"]), drift["early"]),
+def family_seed(model: str) -> int:
+    """A family model's training seed, from its ``-seed<N>`` suffix."""
+    m = re.search(r"-seed(\d+)$", model)
+    if m is None:
+        raise ValueError(f"GPT-NeoX family model {model!r} does not end in -seed<N>")
+    return int(m.group(1))
+
+
+def _without(node: Any, key: str, dropped: Mapping[str, str]) -> Any:
+    if not isinstance(node, Mapping):
+        return node
+    return {k: _without(v, f"{key}.{k}", dropped) for k, v in node.items() if f"{key}.{k}" not in dropped}
+
+
+# ------------------------------------------------- typed sections, generated from the schema
+_TYPES = {"integer": int, "number": float, "boolean": bool, "string": str, "array": tuple, "object": dict}
+
+
+def _node(key: str) -> dict[str, Any]:
+    node = schema()
+    for part in key.split("."):
+        node = node["properties"][part]
+        if "oneOf" in node:  # a section that may be null: its object form
+            node = {**next(n for n in node["oneOf"] if n.get("type") != "null"), "default": node.get("default")}
+    return node
+
+
+def _section_class(name: str, key: str, nested: Mapping[str, type] | None = None) -> type:
+    """A frozen dataclass with one field per setting of section ``key``, typed, defaulted and
+    documented from the schema; ``from_dict`` builds one from a config section."""
+    node, nested = _node(key), dict(nested or {})
+    fields, docs = [], []
+    for field, spec in node["properties"].items():
+        default = spec.get("default")
+        if field in nested and isinstance(default, dict):
+            value = dataclasses.field(default_factory=lambda c=nested[field], d=default: c(**d))
+        else:
+            value = dataclasses.field(default=tuple(default) if isinstance(default, list) else default)
+        annotation = (
+            nested[field].__name__ + " | None" if field in nested else _TYPES[spec.get("type", "string")].__name__
         )
-    return AuditConfig(**{k: v for k, v in raw.items() if k not in ARM_NAMES}, arms=arms)
+        fields.append((field, annotation, value))
+        docs.append(f"    {field}: {spec.get('description', '')}")
+    cls = dataclasses.make_dataclass(name, fields, frozen=True, namespace={"from_dict": classmethod(_from_dict)})
+    cls.__doc__ = f"The ``{key}`` settings (config.schema.yaml).\n\n" + "\n".join(docs)
+    cls.__module__ = __name__
+    cls._nested = nested
+    return cls
 
 
-def _neox(raw: dict[str, Any] | None, results_dir: Path) -> NeoxConfig | None:
-    if raw is None:
-        return None
-    family = raw.get("family")
-    if raw["source"] == "family":
-        local_dir = results_dir / "neox" / "models"
-    else:
-        local_dir = Path(raw["local_dir"]) if "local_dir" in raw else None
-    return NeoxConfig(
-        source=raw["source"],
-        models=tuple(raw["models"]),
-        anchor=raw["anchor"],
-        revision=raw["revision"],
-        corpus=NeoxCorpusConfig(**raw["corpus"]),
-        extract=NeoxExtractConfig(**raw["extract"]),
-        local_dir=local_dir,
-        hub_org=raw.get("hub_org"),
-        family=None
-        if family is None
-        else FamilyConfig(**{**family, "save_steps": tuple(sorted(family["save_steps"]))}),
-    )
+def _from_dict(cls: type, data: Mapping[str, Any]) -> Any:
+    """An instance from a config section (lists become tuples, nested sections their class)."""
+    values = {}
+    for k, v in data.items():
+        if k in cls._nested and v is not None:
+            v = cls._nested[k].from_dict(v)
+        values[k] = tuple(v) if isinstance(v, list) else v
+    return cls(**values)
+
+
+TaskConfig = _section_class("TaskConfig", "task")
+EarlyStop = _section_class("EarlyStop", "train.early_stop")
+TrainConfig = _section_class("TrainConfig", "train", {"early_stop": EarlyStop})
+FamilyConfig = _section_class("FamilyConfig", "neox.family")
+CorpusConfig = _section_class("CorpusConfig", "neox.corpus")
 
 
 def load_file(path: str | Path) -> Config:
@@ -630,8 +429,3 @@ def stable_hash(obj: Any) -> str:
     """sha256 of the canonical JSON of ``obj`` (sorted keys)."""
     text = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()
-
-
-def as_dict(obj: Any) -> dict[str, Any]:
-    """A dataclass as a plain dict (for hashing and sidecars)."""
-    return asdict(obj)

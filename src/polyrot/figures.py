@@ -13,7 +13,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from polyrot import io  # noqa: E402
+from polyrot import atomic  # noqa: E402
 
 
 def training_curves(logs: Mapping[str, pd.DataFrame], cohorts: Mapping[str, list[str]]) -> Figure:
@@ -47,7 +47,7 @@ def save(fig: Figure, *paths: str | Path) -> None:
     """Save ``fig`` to each path atomically (format from the suffix) and close it."""
     for p in paths:
         p = Path(p)
-        with io.atomic_path(p) as tmp:
+        with atomic.atomic_path(p) as tmp:
             fig.savefig(tmp, format=p.suffix.lstrip("."), dpi=150)
     plt.close(fig)
 

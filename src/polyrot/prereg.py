@@ -27,7 +27,7 @@ from typing import Any
 
 import yaml
 
-from polyrot import io
+from polyrot import atomic
 
 _BLOCK = re.compile(r"^```yaml[ \t]+(prereg|amendment)[ \t]*\n(.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)
 
@@ -228,7 +228,7 @@ def write_lock(
         "registered_sha256": reg_sha,
         "amendments": [{"date": a.date, "sha256": a.sha256} for a in amendments],
     }
-    io.write_json(lock_path, new_lock)
+    atomic.write_json(lock_path, new_lock)
     return new_lock
 
 

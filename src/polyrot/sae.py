@@ -35,7 +35,7 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 
-from polyrot import io, metrics
+from polyrot import atomic, metrics
 
 Array = np.ndarray | torch.Tensor
 
@@ -282,8 +282,8 @@ def sae_metrics(sae: SAE, acts: Array, chunk: int = 8192) -> dict[str, float]:
 def save_sae(sae: SAE, path: str | os.PathLike[str], meta: dict) -> None:
     """Write the SAE's tensors as safetensors, with ``meta`` JSON-encoded under the header key ``polyrot``."""
     tensors = {k: v.detach().cpu().contiguous() for k, v in sae.state_dict().items()}
-    with io.atomic_path(path) as tmp:
-        save_file(tensors, str(tmp), metadata={META_KEY: io.dumps(meta)})
+    with atomic.atomic_path(path) as tmp:
+        save_file(tensors, str(tmp), metadata={META_KEY: atomic.dumps(meta)})
 
 
 def load_sae(path: str | os.PathLike[str]) -> tuple[SAE, dict]:

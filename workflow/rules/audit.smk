@@ -1,25 +1,25 @@
 # The rotation audit (SPEC §6, §12): activation caches, SAEs, rotations with controls,
-# the EV / decoder-cosine / firing tables, Figure 1 and the audit's preregistered claims.
-# Every rule below `extract_toy` is arm-agnostic: models, pairs and sites come from ARMS.
+# the EV / decoder-cosine / firing tables and the audit's preregistered claims. Every rule
+# below `extract_toy` serves both arms: models, pairs and sites come from ARMS. The SAE and
+# rotation rules are generated once per arm (train_saes_toy, train_saes_neox,
+# fit_rotations_toy, fit_rotations_neox) because their outputs name every model or pair of
+# the arm; the rest take the arm as a wildcard.
+AUDIT_TABLES = ["ev", "cosine", "firing", "cosine_shared_init"]
 
 
 rule extract_toy:
-    # one job per model writes every site: the forward pass costs ~0.3 s, a job's start
-    # (importing torch) ~3 s; memory holds one model's activations at a time.
+    # one job per model and checkpoint writes every site: the forward pass costs ~0.3 s, a
+    # job's start (importing torch) ~3 s; memory holds one model's activations at a time.
     input:
-        toy_checkpoint_input,
+        toy_weights_input,
     output:
-        expand(
-            RESULTS / "toy/acts/{{model}}/{{checkpoint}}/{site}.{split}.npz",
-            site=ARMS["toy"]["sites"],
-            split=["fit", "heldout"],
-        ),
+        [acts_file("toy", "{model}", site, split, "{checkpoint}") for site in ARMS["toy"]["sites"] for split in ("fit", "heldout")],
     params:
-        sites=ARMS["toy"]["sites"],
-        weights=lambda wc: toy_model_file(wc.model, wc.checkpoint),
-        out_dir=lambda wc: RESULTS / "toy/acts" / wc.model / wc.checkpoint,
+        caches=[{"site": site, "split": split} for site in ARMS["toy"]["sites"] for split in ("fit", "heldout")],
+        analysis={"n": CFG.task.analysis_n, "seed": CFG.task.analysis_seed},
+        heldout={"n": CFG.audit.heldout_n, "seed": CFG.audit.heldout_seed},
     log:
-        RESULTS / "logs/extract_toy/{model}.{checkpoint}.log",
+        log_file("extract_toy", "{model}", "{checkpoint}"),
     benchmark:
         benchmark_file("extract_toy", "{model}", "{checkpoint}")
     resources:
@@ -32,7 +32,6 @@ rule extract_toy:
 
 
 for _arm, _spec in ARMS.items():
-    # one instance per arm: outputs name every model / pair of the arm
 
     rule:
         name:
@@ -41,20 +40,20 @@ for _arm, _spec in ARMS.items():
             [acts_file(_arm, m, "{site}", "fit") for m in _spec["models"]],
         output:
             saes=[sae_file(_arm, m, "{site}", "{expansion}") for m in _spec["models"]],
-            metrics=sae_metric_file(_arm, "{site}", "{expansion}"),
+            metrics=ensure(sae_metric_file(_arm, "{site}", "{expansion}"), non_empty=True),
             # the paper comparison's shared-init SAEs, trained in the same stack (none when the
             # arm's own SAEs are shared-init already)
-            shared_init_saes=[shared_init_sae_file(_arm, m, "{site}", "{expansion}") for m in _spec["models"]]
+            shared_init_saes=[sae_file(_arm, m, "{site}", "{expansion}", shared_init=True) for m in _spec["models"]]
             if shared_init_saes_trained(_arm)
             else [],
-            shared_init_metrics=[sae_metric_file(_arm, "{site}", "{expansion}", SHARED_INIT_DIR)]
+            shared_init_metrics=[sae_metric_file(_arm, "{site}", "{expansion}", shared_init=True)]
             if shared_init_saes_trained(_arm)
             else [],
         params:
             models=_spec["models"],
             sae=_spec["sae"],
         log:
-            RESULTS / f"logs/train_saes/{_arm}.{{site}}.x{{expansion}}.log",
+            log_file(f"train_saes_{_arm}", "{site}", "x{expansion}"),
         threads: 1
         benchmark:
             benchmark_file(f"train_saes_{_arm}", "{site}", "x{expansion}")
@@ -75,16 +74,16 @@ for _arm, _spec in ARMS.items():
             fit=[acts_file(_arm, m, "{site}", "fit") for m in _spec["models"]],
             null_site=lambda wc, arm=_arm: [acts_file(arm, m, null_site(arm, wc.site), "fit") for m in ARMS[arm]["models"]],
         output:
-            matrices=[RESULTS / f"{_arm}/rotations/{a}__{b}/{{site}}.npy" for _, a, b in _spec["pairs"]],
-            meta=[RESULTS / f"{_arm}/rotations/{a}__{b}/{{site}}.json" for _, a, b in _spec["pairs"]],
-            controls=[RESULTS / f"{_arm}/rotations/{a}__{b}/{{site}}.controls.npz" for _, a, b in _spec["pairs"]],
+            matrices=[rotation_file(_arm, a, b, "{site}", "npy") for _, a, b in _spec["pairs"]],
+            meta=[rotation_file(_arm, a, b, "{site}", "json") for _, a, b in _spec["pairs"]],
+            controls=[rotation_file(_arm, a, b, "{site}", "controls.npz") for _, a, b in _spec["pairs"]],
         params:
             pairs=_spec["pairs"],
             models=_spec["models"],
             null_site=lambda wc, arm=_arm: null_site(arm, wc.site),
             seed=CFG.audit.controls_seed,
         log:
-            RESULTS / f"logs/fit_rotations/{_arm}.{{site}}.log",
+            log_file(f"fit_rotations_{_arm}", "{site}"),
         resources:
             mem_mb=4000,
             runtime=60,
@@ -98,18 +97,16 @@ rule audit_site:
     input:
         unpack(audit_site_inputs),
     output:
-        ev=RESULTS / "{arm}/audit/sites/{site}.ev.tsv",
-        cosine=RESULTS / "{arm}/audit/sites/{site}.cosine.tsv",
-        firing=RESULTS / "{arm}/audit/sites/{site}.firing.tsv",
-        cosine_shared_init=RESULTS / "{arm}/audit/sites/{site}.cosine_shared_init.tsv",
+        **{t: ensure(audit_site_file("{arm}", "{site}", t), non_empty=True) for t in AUDIT_TABLES},
     params:
+        models=lambda wc: ARMS[wc.arm]["models"],
         pairs=lambda wc: ARMS[wc.arm]["pairs"],
         expansions=lambda wc: ARMS[wc.arm]["sae"]["expansions"],
         sae_init=lambda wc: "shared" if ARMS[wc.arm]["sae"]["shared_init"] else "independent",
         gaussian_n=CFG.audit.gaussian_n,
         seed=CFG.audit.controls_seed,
     log:
-        RESULTS / "logs/audit_site/{arm}.{site}.log",
+        log_file("audit_site", "{arm}", "{site}"),
     resources:
         mem_mb=8000,
         runtime=120,
@@ -121,26 +118,21 @@ rule audit_site:
 
 rule audit_tables:
     input:
-        ev=lambda wc: expand(RESULTS / "{arm}/audit/sites/{site}.ev.tsv", arm=wc.arm, site=ARMS[wc.arm]["sites"]),
-        cosine=lambda wc: expand(
-            RESULTS / "{arm}/audit/sites/{site}.cosine.tsv", arm=wc.arm, site=ARMS[wc.arm]["sites"]
-        ),
-        firing=lambda wc: expand(
-            RESULTS / "{arm}/audit/sites/{site}.firing.tsv", arm=wc.arm, site=ARMS[wc.arm]["sites"]
-        ),
-        cosine_shared_init=lambda wc: expand(
-            RESULTS / "{arm}/audit/sites/{site}.cosine_shared_init.tsv", arm=wc.arm, site=ARMS[wc.arm]["sites"]
-        ),
-        saes=lambda wc: sae_metric_files(wc.arm)
-        + (sae_metric_files(wc.arm, SHARED_INIT_DIR) if shared_init_saes_trained(wc.arm) else []),
+        **{t: lambda wc, t=t: [audit_site_file(wc.arm, s, t) for s in ARMS[wc.arm]["sites"]] for t in AUDIT_TABLES},
+        saes=lambda wc: [
+            sae_metric_file(wc.arm, s, e, shared)
+            for shared in ([False, True] if shared_init_saes_trained(wc.arm) else [False])
+            for s in ARMS[wc.arm]["sites"]
+            for e in ARMS[wc.arm]["sae"]["expansions"]
+        ],
     output:
-        ev=RESULTS / "{arm}/audit/ev.tsv",
-        cosine=RESULTS / "{arm}/audit/decoder_cosine.tsv",
-        cosine_shared_init=RESULTS / "{arm}/audit/decoder_cosine_shared_init.tsv",
-        firing=RESULTS / "{arm}/audit/firing.tsv",
-        saes=RESULTS / "{arm}/audit/saes.tsv",
+        ev=ensure(audit_file("{arm}", "ev"), non_empty=True),
+        cosine=ensure(audit_file("{arm}", "decoder_cosine"), non_empty=True),
+        cosine_shared_init=ensure(audit_file("{arm}", "decoder_cosine_shared_init"), non_empty=True),
+        firing=ensure(audit_file("{arm}", "firing"), non_empty=True),
+        saes=ensure(audit_file("{arm}", "saes"), non_empty=True),
     log:
-        RESULTS / "logs/audit_tables/{arm}.log",
+        log_file("audit_tables", "{arm}"),
     localrule: True
     conda:
         CONDA_ENV
@@ -154,12 +146,14 @@ rule judge_claims:
         tables=[t["path"] for t in CLAIM_TABLES],
         prereg=PREREG_FILES,
     output:
-        expand(RESULTS / "claims/{claim}.json", claim=AUDIT_CLAIMS),
+        [ensure(verdict_file("claims", c), non_empty=True) for c in AUDIT_CLAIMS],
     params:
         tables=CLAIM_TABLES,
         claims=AUDIT_CLAIMS,
+        # sites of each arm that "internal" claims cover: all but the embedding site
+        internal_sites={arm: spec["sites"][1:] for arm, spec in ARMS.items()},
     log:
-        RESULTS / "logs/judge_claims.log",
+        log_file("judge_claims"),
     localrule: True
     conda:
         CONDA_ENV
@@ -169,15 +163,15 @@ rule judge_claims:
 
 rule claims:
     input:
-        expand(RESULTS / "claims/{claim}.json", claim=AUDIT_CLAIMS),
+        [verdict_file("claims", c) for c in AUDIT_CLAIMS],
     output:
-        RESULTS / "claims/summary.tsv",
+        ensure(verdict_file("claims", "summary"), non_empty=True),
     params:
         strict=CFG.strict_bars,
     log:
-        RESULTS / "logs/claims.log",
+        log_file("claims"),
     localrule: True
     conda:
         CONDA_ENV
     script:
-        "../scripts/gate.py"
+        "../scripts/gate_summary.py"

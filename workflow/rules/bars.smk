@@ -2,23 +2,22 @@
 # results/bars/X.json (always, with an honest verdict); `bar_X` and `bars` are gate
 # targets that fail with a non-zero exit when --config strict_bars=true and a bar fails.
 
-PREREG_FILES = [CFG.preregistration, CFG.preregistration_lock]
-# Bars that exist so far; P, C and Pr plug in here with their own judge rule.
-BARS = ["B"]
-
 
 rule judge_bar_B:
     input:
-        models=expand(RESULTS / "toy/models/{model}/{which}/model.safetensors", model=CFG.models, which=CFG.bar_b.checkpoint),
+        models=[toy_model_file(m, CFG.bars.B.checkpoint) for m in CFG.models],
         prereg=PREREG_FILES,
     output:
-        RESULTS / "bars/B.json",
+        ensure(verdict_file("bars", "B"), non_empty=True),
     params:
         models=CFG.models,
-        bar=CFG.raw["bars"]["B"],
-        task=CFG.raw["task"],
+        # each non-anchor model's cross-seed reference: its cohort's anchor
+        references={m: c.anchor_model for c in CFG.cohorts.values() for m in c.models if m != c.anchor_model},
+        bar=CFG.params("bars.B"),
+        task=CFG.params("task"),
+        device=CFG.train.device,
     log:
-        RESULTS / "logs/judge_bar_B.log",
+        log_file("judge_bar_B"),
     resources:
         mem_mb=4000,
         runtime=120,
@@ -29,30 +28,31 @@ rule judge_bar_B:
 
 
 rule bar_B:
+    # a gate with no output: it always runs, prints the verdict, and fails if strict
     input:
-        RESULTS / "bars/B.json",
+        verdict_file("bars", "B"),
     params:
         strict=CFG.strict_bars,
     log:
-        RESULTS / "logs/bar_B.log",
+        log_file("bar_B"),
     localrule: True
     conda:
         CONDA_ENV
     script:
-        "../scripts/gate.py"
+        "../scripts/gate_check.py"
 
 
 rule bars:
     input:
-        expand(RESULTS / "bars/{bar}.json", bar=BARS),
+        [verdict_file("bars", bar) for bar in BARS],
     output:
-        RESULTS / "bars/summary.tsv",
+        ensure(verdict_file("bars", "summary"), non_empty=True),
     params:
         strict=CFG.strict_bars,
     log:
-        RESULTS / "logs/bars.log",
+        log_file("bars"),
     localrule: True
     conda:
         CONDA_ENV
     script:
-        "../scripts/gate.py"
+        "../scripts/gate_summary.py"

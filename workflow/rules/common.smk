@@ -1,4 +1,7 @@
-# Shared by all rule files -- the validated config, the preregistration check, path helpers.
+# Shared by all rule files (the validated config, the preregistration check) and the one
+# function per artefact kind that every rule producing or reading it uses (no path pattern
+# is typed twice). A wildcard name such as "{model}" passed to these functions gives the
+# pattern a rule declares; a concrete name gives one file.
 import os
 
 import polyrot.config
@@ -9,13 +12,11 @@ import polyrot.prereg
 # here with a message that names the key.
 CFG = polyrot.config.load(config)
 # A silent edit of preregistration.md is refused before anything runs.
-PREREG = polyrot.prereg.load(CFG.preregistration, CFG.preregistration_lock)
+PREREG = polyrot.prereg.load(CFG.preregistration.document, CFG.preregistration.lock)
+PREREG_FILES = [CFG.preregistration.document, CFG.preregistration.lock]
 RESULTS = CFG.results_dir
 CONDA_ENV = "../../envs/polyrot.yaml"
-SHARED_IO_ANCHORS = {c.anchor_model for c in CFG.cohorts.values() if c.shared_io}
-
-
-NEOX = CFG.neox
+NEOX = CFG.get("neox")
 
 # On a cluster, the rules that can use a GPU (training, extraction, SAEs) ask for one on the
 # partition named by POLYROT_GPU_PARTITION when it is set; otherwise they ask for none.
@@ -23,71 +24,35 @@ GPU_PARTITION = os.environ.get("POLYROT_GPU_PARTITION", "")
 GPU = {"gpu": 1, "slurm_partition": GPU_PARTITION} if GPU_PARTITION else {}
 
 
-def benchmark_file(rule, *keys):
-    """Where a heavy rule's `benchmark:` record goes (gathered by `benchmark_table`)."""
-    return RESULTS / "benchmarks" / rule / ("-".join(keys) + ".tsv")
-
-
-def toy_model_file(model, which="best"):
-    return RESULTS / "toy" / "models" / model / which / "model.safetensors"
-
-
-def frozen_io_input(wildcards):
-    """Cohort A's non-anchor seeds train on the anchor's trained (best) I/O weights."""
-    cohort = CFG.cohort_of(wildcards.model)
-    if cohort.shared_io and wildcards.model != cohort.anchor_model:
-        return {"frozen_io": toy_model_file(cohort.anchor_model, "best")}
-    return {}
-
-
-def _toy_arm():
-    pairs = [(c.name, c.anchor_model, m) for c in CFG.cohorts.values() for m in c.models if m != c.anchor_model]
-    return _arm_spec("toy", CFG.models, pairs, CFG.audit.checkpoint)
-
-
-def _neox_arm():
-    pairs = [("neox", a, b) for a, b in NEOX.pairs]
-    return _arm_spec("neox", list(NEOX.models), pairs, NEOX.revision)
-
-
-def _arm_spec(arm, models, pairs, checkpoint):
-    audit = CFG.audit.arms[arm]
+# ---------------------------------------------------------------- what each arm audits
+def _arm_spec(arm):
+    audit = CFG.raw["audit"][arm]
+    if arm == "toy":
+        models = CFG.models
+        pairs = [(c.name, c.anchor_model, m) for c in CFG.cohorts.values() for m in c.models if m != c.anchor_model]
+        audited = CFG.audit.checkpoint
+    else:
+        models, audited = list(NEOX.models), NEOX.revision
+        pairs = [("neox", a, b) for a, b in CFG.neox_pairs]
     return {
         "models": models,
         "pairs": pairs,
-        "sites": list(audit.sites),
-        "checkpoint": checkpoint,
-        "sae": polyrot.config.as_dict(audit.sae),
-        "drift": None if audit.drift is None else polyrot.config.as_dict(audit.drift),
+        "sites": list(audit["sites"]),
+        "checkpoint": audited,
+        "sae": CFG.params(f"audit.{arm}.sae"),
+        "drift": CFG.params(f"audit.{arm}.drift") if "drift" in audit else None,
     }
 
 
 # What the arm-agnostic audit rules iterate over, per arm.
-ARMS = {"toy": _toy_arm(), **({"neox": _neox_arm()} if NEOX is not None else {})}
+ARMS = {arm: _arm_spec(arm) for arm in CFG.arms}
 # Arms with a checkpoint-drift analysis (SPEC §9).
 DRIFT_ARMS = [arm for arm, spec in ARMS.items() if spec["drift"] is not None]
 # Claims registered in preregistration.md (by amendment), all judged by `judge_claims`.
 AUDIT_CLAIMS = sorted(PREREG.effective.get("claims", {}))
-
-
-# Every table a preregistered claim may name: (arm or "all", table name, path).
-CLAIM_TABLES = [
-    {"arm": arm, "table": table, "path": str(RESULTS / arm / sub / f"{name}.tsv")}
-    for arm in ARMS
-    for table, sub, name in (
-        ("ev", "audit", "ev"),
-        ("decoder_cosine", "audit", "decoder_cosine"),
-        ("firing", "audit", "firing"),
-        ("haar_rotations", "haar", "rotations"),
-    )
-] + [
-    {"arm": arm, "table": "drift", "path": str(RESULTS / arm / "drift" / "drift.tsv")} for arm in DRIFT_ARMS
-] + [{"arm": "all", "table": "haar_power", "path": str(RESULTS / "haar" / "power.tsv")}]
-
-
-def acts_file(arm, model, site, split, checkpoint=None):
-    """An activation cache; ``checkpoint`` defaults to the arm's audited one."""
-    return RESULTS / arm / "acts" / model / (checkpoint or ARMS[arm]["checkpoint"]) / f"{site}.{split}.npz"
+# Bars that exist so far; P, C and Pr plug in here with their own judge rule.
+BARS = ["B"]
+SHARED_IO_ANCHORS = {c.anchor_model for c in CFG.cohorts.values() if c.shared_io}
 
 
 def drift_checkpoints(arm, model):
@@ -100,55 +65,11 @@ def null_site(arm, site):
     return polyrot.audit.null_site_for(ARMS[arm]["sites"], site)
 
 
-def sae_file(arm, model, site, expansion):
-    return RESULTS / arm / "saes" / model / site / f"x{expansion}.safetensors"
-
-
-# The paper-comparison SAEs (SPEC §12.6, the study's code): every model's SAE from one seed
-# and batch order, so untrained decoder rows start identical across models. Where the arm's
-# own SAEs are already shared-init, they serve both tables.
-SHARED_INIT_DIR = "saes_shared_init"
-
-
 def shared_init_saes_trained(arm):
-    """Whether ``arm`` needs SAEs trained separately for the shared-init comparison."""
+    """Whether ``arm`` needs SAEs trained separately for the shared-init comparison (the
+    paper's code, SPEC §12.6: every model's SAE from one seed and batch order). Where the
+    arm's own SAEs are shared-init already, they serve both tables."""
     return not ARMS[arm]["sae"]["shared_init"]
-
-
-def shared_init_sae_file(arm, model, site, expansion):
-    if not shared_init_saes_trained(arm):
-        return sae_file(arm, model, site, expansion)
-    return RESULTS / arm / SHARED_INIT_DIR / model / site / f"x{expansion}.safetensors"
-
-
-def sae_metric_file(arm, site, expansion, sae_dir="saes"):
-    return RESULTS / arm / sae_dir / "metrics" / f"{site}.x{expansion}.tsv"
-
-
-def sae_metric_files(arm, sae_dir="saes"):
-    spec = ARMS[arm]
-    return [sae_metric_file(arm, s, e, sae_dir) for s in spec["sites"] for e in spec["sae"]["expansions"]]
-
-
-def audit_site_inputs(wildcards):
-    arm, site = wildcards.arm, wildcards.site
-    spec = ARMS[arm]
-    return {
-        "fit": [acts_file(arm, m, site, "fit") for m in spec["models"]],
-        "heldout": [acts_file(arm, m, site, "heldout") for m in spec["models"]],
-        "saes": [sae_file(arm, m, site, e) for e in spec["sae"]["expansions"] for m in spec["models"]],
-        "rotations": [RESULTS / arm / "rotations" / f"{a}__{b}" / f"{site}.controls.npz" for _, a, b in spec["pairs"]],
-        "shared_init_saes": [
-            shared_init_sae_file(arm, m, site, e) for e in spec["sae"]["expansions"] for m in spec["models"]
-        ],
-    }
-
-
-def toy_checkpoint_input(wildcards):
-    """best/ and final/ are DAG outputs; an intermediate stepNNNNNN/ checkpoint is not, so a
-    drift extraction waits for the run's final checkpoint and reads the step's weights."""
-    which = wildcards.checkpoint if wildcards.checkpoint in ("best", "final") else "final"
-    return toy_model_file(wildcards.model, which)
 
 
 def neox_revisions(model):
@@ -156,27 +77,188 @@ def neox_revisions(model):
     return [NEOX.revision] + drift_checkpoints("neox", model)
 
 
-def neox_model_files(model):
-    """The offline family's weights are DAG outputs; hub and local models are read at run time."""
-    if NEOX.source != "family":
-        return []
-    return [RESULTS / f"neox/models/{model}/{rev}/model.safetensors" for rev in neox_revisions(model)]
+def neox_revisions_read():
+    """Revisions of any GPT-NeoX model that some rule reads."""
+    drift = ARMS["neox"]["drift"]
+    return [NEOX.revision] + (list(drift["checkpoints"]) if drift else [])
+
+
+# ---------------------------------------------------------------- one path function per artefact
+def log_file(rule, *keys):
+    return RESULTS / "logs" / (f"{rule}/{'.'.join(keys)}.log" if keys else f"{rule}.log")
+
+
+def benchmark_file(rule, *keys):
+    """Where a heavy rule's `benchmark:` record goes (gathered by `benchmark_table`)."""
+    return RESULTS / "benchmarks" / rule / ("-".join(keys) + ".tsv")
+
+
+def toy_model_file(model, checkpoint="best"):
+    """A toy model's weights: ``best``, ``final`` or an intermediate ``stepNNNNNN``."""
+    return RESULTS / "toy" / "models" / model / checkpoint / "model.safetensors"
+
+
+def toy_checkpoint_file(model, checkpoint):
+    """The weights of an intermediate checkpoint ``stepNNNNNN`` that something reads (the
+    drift analysis), copied out of the run's checkpoint folder when training has finished:
+    Snakemake removes a failed or incomplete job's outputs, and a checkpoint folder must
+    survive that for the job to resume."""
+    return RESULTS / "toy" / "models" / model / "checkpoints" / f"{checkpoint}.safetensors"
+
+
+def toy_weights_input(wildcards):
+    """The weights extraction reads: best/ or final/, or a copied-out intermediate checkpoint."""
+    if wildcards.checkpoint in ("best", "final"):
+        return toy_model_file(wildcards.model, wildcards.checkpoint)
+    return toy_checkpoint_file(wildcards.model, wildcards.checkpoint)
+
+
+def toy_meta_file(model, checkpoint):
+    return RESULTS / "toy" / "models" / model / checkpoint / "meta.json"
+
+
+def toy_train_log(model):
+    return RESULTS / "toy" / "models" / model / "train_log.tsv"
+
+
+def neox_model_file(model, revision):
+    """A model of the offline GPT-NeoX family (save_pretrained layout around it)."""
+    return RESULTS / "neox" / "models" / model / revision / "model.safetensors"
+
+
+def neox_corpus_file(name):
+    return RESULTS / "neox" / "corpus" / name
+
+
+def neox_tokenizer_file(name):
+    return RESULTS / "neox" / "tokenizer" / name
+
+
+def acts_file(arm, model, site, split, checkpoint=None):
+    """An activation cache; ``checkpoint`` defaults to the arm's audited one."""
+    return RESULTS / arm / "acts" / model / (checkpoint or ARMS[arm]["checkpoint"]) / f"{site}.{split}.npz"
+
+
+def sae_dir(arm, shared_init=False):
+    """The arm's SAEs, or the shared-init SAEs of the paper comparison."""
+    if shared_init and shared_init_saes_trained(arm):
+        return RESULTS / arm / "saes_shared_init"
+    return RESULTS / arm / "saes"
+
+
+def sae_file(arm, model, site, expansion, shared_init=False):
+    return sae_dir(arm, shared_init) / model / site / f"x{expansion}.safetensors"
+
+
+def sae_metric_file(arm, site, expansion, shared_init=False):
+    return sae_dir(arm, shared_init) / "metrics" / f"{site}.x{expansion}.tsv"
+
+
+def rotation_file(arm, anchor, other, site, kind):
+    """A fitted R (``kind`` npy), its controls (``controls.npz``) or its metadata (``json``)."""
+    return RESULTS / arm / "rotations" / f"{anchor}__{other}" / f"{site}.{kind}"
+
+
+def audit_site_file(arm, site, table):
+    return RESULTS / arm / "audit" / "sites" / f"{site}.{table}.tsv"
+
+
+def audit_file(arm, table):
+    return RESULTS / arm / "audit" / f"{table}.tsv"
+
+
+def haar_file(arm, table):
+    """``arm`` "all" is the arm-independent size/power table."""
+    return RESULTS / "haar" / f"{table}.tsv" if arm == "all" else RESULTS / arm / "haar" / f"{table}.tsv"
+
+
+def drift_file(arm):
+    return RESULTS / arm / "drift" / "drift.tsv"
+
+
+def verdict_file(kind, name):
+    """A bar's (``kind`` bars) or a claim's (``claims``) verdict, or their ``summary`` table."""
+    return RESULTS / kind / (f"{name}.json" if name != "summary" else "summary.tsv")
+
+
+def figure_files(name):
+    return {ext: RESULTS / "figures" / f"{name}.{ext}" for ext in ("png", "pdf")}
+
+
+# ---------------------------------------------------------------- inputs that depend on a job
+def frozen_io_input(wildcards):
+    """Cohort A's non-anchor seeds train on the anchor's trained (best) I/O weights."""
+    cohort = CFG.cohort_of(wildcards.model)
+    if cohort.shared_io and wildcards.model != cohort.anchor_model:
+        return {"frozen_io": toy_model_file(cohort.anchor_model, "best")}
+    return {}
+
+
+def audit_site_inputs(wildcards):
+    arm, site = wildcards.arm, wildcards.site
+    spec = ARMS[arm]
+    saes = lambda shared: [sae_file(arm, m, site, e, shared) for e in spec["sae"]["expansions"] for m in spec["models"]]
+    return {
+        "fit": [acts_file(arm, m, site, "fit") for m in spec["models"]],
+        "heldout": [acts_file(arm, m, site, "heldout") for m in spec["models"]],
+        "saes": saes(False),
+        "rotations": [rotation_file(arm, a, b, site, "controls.npz") for _, a, b in spec["pairs"]],
+        "shared_init_saes": saes(True),
+    }
+
+
+def haar_rotation_keys(arm):
+    """(cohort, anchor, other, site) of every fitted R of ``arm``, in one fixed order."""
+    spec = ARMS[arm]
+    return [{"cohort": c, "anchor": a, "other": b, "site": s} for s in spec["sites"] for c, a, b in spec["pairs"]]
+
+
+def drift_caches(arm):
+    """(checkpoint, site, split) of every cache the drift of ``arm`` reads, in input order:
+    the audited checkpoint's, then each earlier checkpoint's."""
+    spec = ARMS[arm]
+    return [
+        {"checkpoint": c, "site": s, "split": split}
+        for c in [spec["checkpoint"]] + spec["drift"]["checkpoints"]
+        for s in spec["sites"]
+        for split in ("fit", "heldout")
+    ]
+
+
+def drift_saes(arm):
+    spec = ARMS[arm]
+    return [{"site": s, "expansion": e} for s in spec["sites"] for e in spec["sae"]["expansions"]]
+
+
+# Every table a preregistered claim may name: (arm or "all", table name, path).
+CLAIM_TABLES = (
+    [
+        {"arm": arm, "table": table, "path": str(path)}
+        for arm in ARMS
+        for table, path in (
+            ("ev", audit_file(arm, "ev")),
+            ("decoder_cosine", audit_file(arm, "decoder_cosine")),
+            ("firing", audit_file(arm, "firing")),
+            ("haar_rotations", haar_file(arm, "rotations")),
+        )
+    ]
+    + [{"arm": arm, "table": "drift", "path": str(drift_file(arm))} for arm in DRIFT_ARMS]
+    + [{"arm": "all", "table": "haar_power", "path": str(haar_file("all", "power"))}]
+)
 
 
 def benchmark_inputs():
     """Every `benchmark:` record the default target produces."""
     files = [benchmark_file("train_toy", m) for m in CFG.models]
     files += [
-        benchmark_file("extract_toy", m, c)
-        for m in CFG.models
-        for c in [CFG.audit.checkpoint] + drift_checkpoints("toy", m)
+        benchmark_file("extract_toy", m, c) for m in CFG.models for c in [CFG.audit.checkpoint] + drift_checkpoints("toy", m)
     ]
     for arm, spec in ARMS.items():
         files += [
             benchmark_file(f"train_saes_{arm}", s, f"x{e}") for s in spec["sites"] for e in spec["sae"]["expansions"]
         ]
     if NEOX is not None:
-        files += [benchmark_file("extract_neox", m) for m in NEOX.models]
+        files += [benchmark_file("extract_neox", m, r) for m in NEOX.models for r in neox_revisions(m)]
         if NEOX.source == "family":
             files += [benchmark_file("train_neox", m) for m in NEOX.models]
     return files

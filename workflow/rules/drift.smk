@@ -1,57 +1,47 @@
 # Checkpoint drift (SPEC §9): one model's earlier checkpoints against its audited one, in
 # every arm that configures `audit.<arm>.drift`, and the drift figure.
 
-for _arm in DRIFT_ARMS:
-    _drift = ARMS[_arm]["drift"]
 
-    rule:
-        name:
-            f"drift_{_arm}"
-        input:
-            reference=[
-                acts_file(_arm, _drift["model"], s, split) for s in ARMS[_arm]["sites"] for split in ("fit", "heldout")
-            ],
-            checkpoints=[
-                acts_file(_arm, _drift["model"], s, split, c)
-                for c in _drift["checkpoints"]
-                for s in ARMS[_arm]["sites"]
-                for split in ("fit", "heldout")
-            ],
-            saes=[sae_file(_arm, _drift["model"], s, e) for s in ARMS[_arm]["sites"] for e in ARMS[_arm]["sae"]["expansions"]],
-        output:
-            RESULTS / f"{_arm}/drift/drift.tsv",
-        params:
-            arm=_arm,
-            drift=_drift,
-            reference=ARMS[_arm]["checkpoint"],
-            sites=ARMS[_arm]["sites"],
-            expansions=ARMS[_arm]["sae"]["expansions"],
-            null_sites={s: null_site(_arm, s) for s in ARMS[_arm]["sites"]},
-            acts_dir=RESULTS / f"{_arm}/acts/{_drift['model']}",
-            saes_dir=RESULTS / f"{_arm}/saes/{_drift['model']}",
-            gaussian_n=CFG.audit.gaussian_n,
-            seed=CFG.audit.controls_seed,
-        log:
-            RESULTS / f"logs/drift/{_arm}.log",
-        resources:
-            mem_mb=8000,
-            runtime=120,
-        conda:
-            CONDA_ENV
-        script:
-            "../scripts/drift.py"
+rule drift:
+    input:
+        caches=lambda wc: [
+            acts_file(wc.arm, ARMS[wc.arm]["drift"]["model"], k["site"], k["split"], k["checkpoint"])
+            for k in drift_caches(wc.arm)
+        ],
+        saes=lambda wc: [
+            sae_file(wc.arm, ARMS[wc.arm]["drift"]["model"], k["site"], k["expansion"]) for k in drift_saes(wc.arm)
+        ],
+    output:
+        ensure(drift_file("{arm}"), non_empty=True),
+    params:
+        drift=lambda wc: ARMS[wc.arm]["drift"],
+        reference=lambda wc: ARMS[wc.arm]["checkpoint"],
+        caches=lambda wc: drift_caches(wc.arm),
+        saes=lambda wc: drift_saes(wc.arm),
+        sites=lambda wc: ARMS[wc.arm]["sites"],
+        null_sites=lambda wc: {s: null_site(wc.arm, s) for s in ARMS[wc.arm]["sites"]},
+        gaussian_n=CFG.audit.gaussian_n,
+        seed=CFG.audit.controls_seed,
+    log:
+        log_file("drift", "{arm}"),
+    resources:
+        mem_mb=8000,
+        runtime=120,
+    conda:
+        CONDA_ENV
+    script:
+        "../scripts/drift.py"
 
 
 rule drift_figure:
     input:
-        expand(RESULTS / "{arm}/drift/drift.tsv", arm=DRIFT_ARMS),
+        [drift_file(arm) for arm in DRIFT_ARMS],
     output:
-        png=RESULTS / "figures/drift.png",
-        pdf=RESULTS / "figures/drift.pdf",
+        **figure_files("drift"),
     params:
         arms=DRIFT_ARMS,
     log:
-        RESULTS / "logs/drift_figure.log",
+        log_file("drift_figure"),
     conda:
         CONDA_ENV
     script:

@@ -3,14 +3,15 @@
 
 rule evaluate_toy:
     input:
-        expand(RESULTS / "toy/models/{model}/{which}/model.safetensors", model=CFG.models, which=["best", "final"]),
+        best=[toy_model_file(m, "best") for m in CFG.models],
+        final=[toy_model_file(m, "final") for m in CFG.models],
     output:
-        RESULTS / "toy/eval/accuracy.tsv",
+        ensure(RESULTS / "toy/eval/accuracy.tsv", non_empty=True),
     params:
         models=CFG.models,
-        task=CFG.raw["task"],
+        task=CFG.params("task"),
     log:
-        RESULTS / "logs/evaluate_toy.log",
+        log_file("evaluate_toy"),
     resources:
         mem_mb=2000,
         runtime=30,

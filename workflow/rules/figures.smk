@@ -3,15 +3,14 @@
 
 rule training_curves:
     input:
-        expand(RESULTS / "toy/models/{model}/train_log.tsv", model=CFG.models),
+        [toy_train_log(m) for m in CFG.models],
     output:
-        png=RESULTS / "figures/training_curves.png",
-        pdf=RESULTS / "figures/training_curves.pdf",
+        **figure_files("training_curves"),
     params:
         models=CFG.models,
         cohorts={name: c.models for name, c in CFG.cohorts.items()},
     log:
-        RESULTS / "logs/training_curves.log",
+        log_file("training_curves"),
     conda:
         CONDA_ENV
     script:
@@ -20,18 +19,16 @@ rule training_curves:
 
 rule figure1:
     input:
-        ev=expand(RESULTS / "{arm}/audit/ev.tsv", arm=ARMS),
-        cosine=expand(RESULTS / "{arm}/audit/decoder_cosine.tsv", arm=ARMS),
-        cosine_shared_init=expand(RESULTS / "{arm}/audit/decoder_cosine_shared_init.tsv", arm=ARMS),
+        ev=[audit_file(arm, "ev") for arm in ARMS],
+        cosine=[audit_file(arm, "decoder_cosine") for arm in ARMS],
+        cosine_shared_init=[audit_file(arm, "decoder_cosine_shared_init") for arm in ARMS],
     output:
-        png=RESULTS / "figures/figure1.png",
-        pdf=RESULTS / "figures/figure1.pdf",
-        cosine_png=RESULTS / "figures/decoder_cosine.png",
-        cosine_pdf=RESULTS / "figures/decoder_cosine.pdf",
+        **figure_files("figure1"),
+        **{f"cosine_{ext}": path for ext, path in figure_files("decoder_cosine").items()},
     params:
         arms=list(ARMS),
     log:
-        RESULTS / "logs/figure1.log",
+        log_file("figure1"),
     conda:
         CONDA_ENV
     script:

@@ -4,11 +4,11 @@
 
 rule haar_power:
     output:
-        RESULTS / "haar/power.tsv",
+        ensure(haar_file("all", "power"), non_empty=True),
     params:
-        haar=CFG.raw["haar"],
+        haar=CFG.params("haar"),
     log:
-        RESULTS / "logs/haar_power.log",
+        log_file("haar_power"),
     resources:
         mem_mb=2000,
         # paper.yaml draws 1,000 (d = 64) and 200 (d = 512) matrices per alternative
@@ -19,50 +19,38 @@ rule haar_power:
         "../scripts/haar_power.py"
 
 
-for _arm, _spec in ARMS.items():
-
-    rule:
-        name:
-            f"haar_rotations_{_arm}"
-        input:
-            rotations=[
-                RESULTS / f"{_arm}/rotations/{a}__{b}/{s}.npy" for s in _spec["sites"] for _, a, b in _spec["pairs"]
-            ],
-            fit=[acts_file(_arm, b, s, "fit") for s in _spec["sites"] for _, a, b in _spec["pairs"]],
-        output:
-            rotations=RESULTS / f"{_arm}/haar/rotations.tsv",
-            pooled=RESULTS / f"{_arm}/haar/pooled_paper_test.tsv",
-        params:
-            pair_sites=[{"cohort": c, "anchor": a, "other": b, "site": s} for s in _spec["sites"] for c, a, b in _spec["pairs"]],
-            haar=CFG.raw["haar"],
-        log:
-            RESULTS / f"logs/haar_rotations/{_arm}.log",
-        resources:
-            mem_mb=2000,
-            runtime=120,
-        conda:
-            CONDA_ENV
-        script:
-            "../scripts/haar_rotations.py"
+rule haar_rotations:
+    input:
+        rotations=lambda wc: [rotation_file(wc.arm, k["anchor"], k["other"], k["site"], "npy") for k in haar_rotation_keys(wc.arm)],
+        fit=lambda wc: [acts_file(wc.arm, k["other"], k["site"], "fit") for k in haar_rotation_keys(wc.arm)],
+    output:
+        rotations=ensure(haar_file("{arm}", "rotations"), non_empty=True),
+        pooled=ensure(haar_file("{arm}", "pooled_paper_test"), non_empty=True),
+    params:
+        pair_sites=lambda wc: haar_rotation_keys(wc.arm),
+        haar=CFG.params("haar"),
+    log:
+        log_file("haar_rotations", "{arm}"),
+    resources:
+        mem_mb=2000,
+        runtime=120,
+    conda:
+        CONDA_ENV
+    script:
+        "../scripts/haar_rotations.py"
 
 
 rule figure2:
     input:
-        power=RESULTS / "haar/power.tsv",
-        rotations=expand(RESULTS / "{arm}/haar/rotations.tsv", arm=ARMS),
-        matrices=[
-            RESULTS / f"{arm}/rotations/{a}__{b}/{s}.npy"
-            for arm, spec in ARMS.items()
-            for s in spec["sites"]
-            for _, a, b in spec["pairs"]
-        ],
+        power=rules.haar_power.output[0],
+        rotations=[haar_file(arm, "rotations") for arm in ARMS],
+        matrices=[rotation_file(arm, k["anchor"], k["other"], k["site"], "npy") for arm in ARMS for k in haar_rotation_keys(arm)],
     output:
-        png=RESULTS / "figures/figure2.png",
-        pdf=RESULTS / "figures/figure2.pdf",
+        **figure_files("figure2"),
     params:
-        haar=CFG.raw["haar"],
+        haar=CFG.params("haar"),
     log:
-        RESULTS / "logs/figure2.log",
+        log_file("figure2"),
     conda:
         CONDA_ENV
     script:

@@ -4,19 +4,25 @@
 
 if NEOX is not None:
     NEOX_SITES = ARMS["neox"]["sites"]
+    # where the models are read from; the offline family's are the DAG's own outputs
+    NEOX_SOURCE = {
+        "kind": "hub" if NEOX.source == "hub" else "local",
+        "local_dir": CFG.neox_local_dir,
+        "hub_org": NEOX.get("hub_org"),
+    }
 
     if NEOX.corpus.source == "python-docs":
 
         rule python_docs:
             # Python's own documentation, split by document into training and held-out text
             output:
-                train=RESULTS / "neox/corpus/python_docs.train.jsonl",
-                heldout=RESULTS / "neox/corpus/python_docs.heldout.jsonl",
-                meta=RESULTS / "neox/corpus/python_docs.json",
+                train=neox_corpus_file("python_docs.train.jsonl"),
+                heldout=neox_corpus_file("python_docs.heldout.jsonl"),
+                meta=neox_corpus_file("python_docs.json"),
             params:
                 heldout_fraction=NEOX.corpus.heldout_fraction,
             log:
-                RESULTS / "logs/python_docs.log",
+                log_file("python_docs"),
             localrule: True
             conda:
                 CONDA_ENV
@@ -28,16 +34,16 @@ if NEOX is not None:
         rule neox_tokenizer:
             # a byte-level BPE trained on the training documents, and their token stream
             input:
-                RESULTS / "neox/corpus/python_docs.train.jsonl",
+                rules.python_docs.output.train,
             output:
-                tokenizer=RESULTS / "neox/tokenizer/tokenizer.json",
-                tokenizer_config=RESULTS / "neox/tokenizer/tokenizer_config.json",
-                stream=RESULTS / "neox/corpus/train_tokens.npy",
-                meta=RESULTS / "neox/corpus/train_tokens.json",
+                tokenizer=neox_tokenizer_file("tokenizer.json"),
+                tokenizer_config=neox_tokenizer_file("tokenizer_config.json"),
+                stream=neox_corpus_file("train_tokens.npy"),
+                meta=neox_corpus_file("train_tokens.json"),
             params:
                 vocab_size=NEOX.family.vocab_size,
             log:
-                RESULTS / "logs/neox_tokenizer.log",
+                log_file("neox_tokenizer"),
             resources:
                 mem_mb=2000,
                 runtime=30,
@@ -50,17 +56,19 @@ if NEOX is not None:
             input:
                 tokenizer=rules.neox_tokenizer.output.tokenizer,
                 stream=rules.neox_tokenizer.output.stream,
-                analysis=RESULTS / "neox/corpus/analysis.npz",
+                analysis=neox_corpus_file("analysis.npz"),
             output:
-                revisions=[
-                    RESULTS / f"neox/models/{{model}}/step{s}/model.safetensors" for s in NEOX.family.save_steps
-                ],
+                # the revisions something reads (every model saves every save_steps revision):
+                # an output nothing reads would have no Snakemake metadata after a save_steps
+                # change, and a job with an output lacking metadata is never checked for
+                # changed params
+                revisions=[neox_model_file("{model}", r) for r in neox_revisions_read()],
                 train_log=RESULTS / "neox/models/{model}/train_log.tsv",
             params:
-                out_dir=RESULTS / "neox/models",
-                seed=lambda wc: NEOX.seed_of(wc.model),
+                seed=lambda wc: polyrot.config.family_seed(wc.model),
+                family={**CFG.params("neox.family"), "save_steps": sorted(NEOX.family.save_steps)},
             log:
-                RESULTS / "logs/train_neox/{model}.log",
+                log_file("train_neox", "{model}"),
             threads: NEOX.family.threads
             benchmark:
                 benchmark_file("train_neox", "{model}")
@@ -76,13 +84,19 @@ if NEOX is not None:
     rule neox_corpus:
         # the analysis sequences, tokenized once with the models' shared tokenizer
         input:
-            docs=RESULTS / "neox/corpus/python_docs.heldout.jsonl" if NEOX.corpus.source == "python-docs" else [],
-            tokenizer=RESULTS / "neox/tokenizer/tokenizer.json" if NEOX.source == "family" else [],
+            docs=rules.python_docs.output.heldout if NEOX.corpus.source == "python-docs" else [],
+            tokenizer=rules.neox_tokenizer.output.tokenizer if NEOX.source == "family" else [],
         output:
-            analysis=RESULTS / "neox/corpus/analysis.npz",
-            meta=RESULTS / "neox/corpus/analysis.json",
+            analysis=neox_corpus_file("analysis.npz"),
+            meta=neox_corpus_file("analysis.json"),
+        params:
+            corpus=CFG.params("neox.corpus"),
+            # the tokenizer of hub and local models: the anchor's at the audited revision
+            source=NEOX_SOURCE,
+            anchor=NEOX.anchor,
+            revision=NEOX.revision,
         log:
-            RESULTS / "logs/neox_corpus.log",
+            log_file("neox_corpus"),
         resources:
             mem_mb=4000,
             runtime=60,
@@ -91,39 +105,29 @@ if NEOX is not None:
         script:
             "../scripts/neox_corpus.py"
 
-    for _model in NEOX.models:
-        # one job per model writes every site of every revision it needs (importing
-        # transformers costs a job several seconds)
-
-        rule:
-            name:
-                f"extract_neox_{_model.replace('-', '_').replace('.', '_')}"
-            input:
-                analysis=rules.neox_corpus.output.analysis,
-                weights=neox_model_files(_model),
-            output:
-                [
-                    acts_file("neox", _model, site, split, rev)
-                    for rev in neox_revisions(_model)
-                    for site in NEOX_SITES
-                    for split in ("fit", "heldout")
-                ],
-            params:
-                model=_model,
-                revisions=neox_revisions(_model),
-                sites=NEOX_SITES,
-                out_dir=RESULTS / "neox/acts" / _model,
-            log:
-                RESULTS / f"logs/extract_neox/{_model}.log",
-            threads: NEOX.extract.threads
-            benchmark:
-                benchmark_file("extract_neox", _model)
-            resources:
-                # Pythia: 7 sites x 2 splits x (65,536 + 32,768) rows x 512 floats, per revision
-                mem_mb=8000,
-                runtime=120,
-                **GPU,
-            conda:
-                CONDA_ENV
-            script:
-                "../scripts/extract_neox.py"
+    rule extract_neox:
+        # one job per (model, revision) writes every site: importing transformers costs a job
+        # several seconds, the family's forward passes less
+        input:
+            analysis=rules.neox_corpus.output.analysis,
+            weights=neox_model_file("{model}", "{checkpoint}") if NEOX.source == "family" else [],
+        output:
+            [acts_file("neox", "{model}", site, split, "{checkpoint}") for site in NEOX_SITES for split in ("fit", "heldout")],
+        params:
+            caches=[{"site": site, "split": split} for site in NEOX_SITES for split in ("fit", "heldout")],
+            extract=CFG.params("neox.extract"),
+            source=NEOX_SOURCE,
+        log:
+            log_file("extract_neox", "{model}", "{checkpoint}"),
+        threads: NEOX.extract.threads
+        benchmark:
+            benchmark_file("extract_neox", "{model}", "{checkpoint}")
+        resources:
+            # Pythia: 7 sites x 2 splits x (65,536 + 32,768) rows x 512 floats
+            mem_mb=8000,
+            runtime=120,
+            **GPU,
+        conda:
+            CONDA_ENV
+        script:
+            "../scripts/extract_neox.py"

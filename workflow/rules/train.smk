@@ -5,18 +5,20 @@ rule train_toy:
     input:
         unpack(frozen_io_input),
     output:
-        best=RESULTS / "toy/models/{model}/best/model.safetensors",
-        best_meta=RESULTS / "toy/models/{model}/best/meta.json",
-        final=RESULTS / "toy/models/{model}/final/model.safetensors",
-        final_meta=RESULTS / "toy/models/{model}/final/meta.json",
-        train_log=RESULTS / "toy/models/{model}/train_log.tsv",
+        best=toy_model_file("{model}", "best"),
+        best_meta=toy_meta_file("{model}", "best"),
+        final=toy_model_file("{model}", "final"),
+        final_meta=toy_meta_file("{model}", "final"),
+        train_log=toy_train_log("{model}"),
+        # the checkpoints a drift analysis reads, copied out when training ends (every model
+        # keeps every checkpoint then; the config refuses ones early stopping could skip)
+        checkpoints=[toy_checkpoint_file("{model}", c) for c in (ARMS["toy"]["drift"] or {}).get("checkpoints", [])],
     params:
-        model_dir=lambda wc: CFG.model_dir(wc.model),
         seed=lambda wc: CFG.seed_of(wc.model),
-        task=CFG.raw["task"],
-        train=CFG.raw["train"],
+        task=CFG.params("task"),
+        train=CFG.params("train"),
     log:
-        RESULTS / "logs/train_toy/{model}.log",
+        log_file("train_toy", "{model}"),
     threads: CFG.train.threads
     # an anchor whose I/O other seeds wait for goes first
     priority: lambda wc: 10 if wc.model in SHARED_IO_ANCHORS else 0

@@ -1,34 +1,29 @@
 """EV, decoder-cosine and firing rows of every (pair, expansion) at one site, and the
 decoder-cosine rows again for the shared-init SAEs (the paper comparison)."""
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import torch
 
-from polyrot import activations, align, audit, io, sae
+from polyrot import activations, align, atomic, audit, sae
 from polyrot.scripting import run_script
-
-
-def model_of(path) -> str:
-    """The model a cache (``…/{model}/{checkpoint}/{site}.npz``) or SAE (``…/{model}/{site}/x{E}``) belongs to."""
-    return Path(path).parent.parent.name
 
 
 def main(smk) -> None:
     torch.set_num_threads(smk.threads)
-    site = smk.wildcards.site
-    fit = {model_of(p): activations.read_cache(p).acts for p in smk.input.fit}
-    held = {model_of(p): activations.read_cache(p).acts for p in smk.input.heldout}
-    saes = {(model_of(p), Path(p).stem): sae.load_sae(p)[0] for p in smk.input.saes}
+    site, models = smk.wildcards.site, list(smk.params.models)
+    # inputs come in the order the rule lists them: models, and SAEs expansion-major
+    fit = {m: activations.read_cache(p).acts for m, p in zip(models, smk.input.fit, strict=True)}
+    held = {m: activations.read_cache(p).acts for m, p in zip(models, smk.input.heldout, strict=True)}
+    keys = [(m, f"x{e}") for e in smk.params.expansions for m in models]
+    saes = {k: sae.load_sae(p)[0] for k, p in zip(keys, smk.input.saes, strict=True)}
     shared = {
-        (model_of(p), Path(p).stem): sae.load_sae(p)[0].W_dec.detach().numpy() for p in smk.input.shared_init_saes
+        k: sae.load_sae(p)[0].W_dec.detach().numpy() for k, p in zip(keys, smk.input.shared_init_saes, strict=True)
     }
     spans = {m: align.data_span(x) for m, x in fit.items()}
     ev, cosine, cosine_shared, firing = [], [], [], []
     for (cohort, a, b), rot_path in zip(smk.params.pairs, smk.input.rotations, strict=True):
-        rotations = audit.load_rotations(str(rot_path).removesuffix(".controls.npz"))
+        rotations = audit.load_rotations(rot_path)
         R = rotations["procrustes"]
         for expansion in smk.params.expansions:
             key = {"cohort": cohort, "anchor": a, "other": b, "site": site, "expansion": expansion}
@@ -44,10 +39,10 @@ def main(smk) -> None:
             W_a, W_b = shared[(a, f"x{expansion}")], shared[(b, f"x{expansion}")]
             rng = np.random.default_rng([smk.params.seed, expansion, 1])
             cosine_shared += [{**key, "sae_init": "shared", **r} for r in audit.cosine_rows(W_a, W_b, R, spans[a], rng)]
-    io.write_tsv(smk.output.ev, pd.DataFrame(ev))
-    io.write_tsv(smk.output.cosine, pd.DataFrame(cosine))
-    io.write_tsv(smk.output.firing, pd.DataFrame(firing))
-    io.write_tsv(smk.output.cosine_shared_init, pd.DataFrame(cosine_shared))
+    atomic.write_tsv(smk.output.ev, pd.DataFrame(ev))
+    atomic.write_tsv(smk.output.cosine, pd.DataFrame(cosine))
+    atomic.write_tsv(smk.output.firing, pd.DataFrame(firing))
+    atomic.write_tsv(smk.output.cosine_shared_init, pd.DataFrame(cosine_shared))
 
 
 if __name__ == "__main__":

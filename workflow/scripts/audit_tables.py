@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from polyrot import io
+from polyrot import atomic
 from polyrot.scripting import run_script
 
 HEADERS = {
@@ -34,13 +34,13 @@ def gather(paths) -> pd.DataFrame:
 
 
 def main(smk) -> None:
-    io.write_tsv(smk.output.ev, gather(smk.input.ev), header=HEADERS["ev"])
-    io.write_tsv(smk.output.cosine, gather(smk.input.cosine), header=HEADERS["cosine"])
-    io.write_tsv(
+    atomic.write_tsv(smk.output.ev, gather(smk.input.ev), header=HEADERS["ev"])
+    atomic.write_tsv(smk.output.cosine, gather(smk.input.cosine), header=HEADERS["cosine"])
+    atomic.write_tsv(
         smk.output.cosine_shared_init, gather(smk.input.cosine_shared_init), header=HEADERS["cosine_shared_init"]
     )
-    io.write_tsv(smk.output.firing, gather(smk.input.firing), header=HEADERS["firing"])
-    io.write_tsv(smk.output.saes, gather(smk.input.saes), header=HEADERS["saes"])
+    atomic.write_tsv(smk.output.firing, gather(smk.input.firing), header=HEADERS["firing"])
+    atomic.write_tsv(smk.output.saes, gather(smk.input.saes), header=HEADERS["saes"])
 
 
 if __name__ == "__main__":

@@ -2,21 +2,31 @@
 
 import torch
 
-from polyrot import config, prereg, train
-from polyrot.bars import behavioural, gate
+from polyrot import config, prereg, verdicts
+from polyrot.bars import behavioural
 from polyrot.scripting import run_script
+from polyrot.toy import train
 
 
 def main(smk) -> None:
     torch.set_num_threads(smk.threads)
-    cfg = config.load(smk.config)
-    reg = prereg.load(cfg.preregistration, cfg.preregistration_lock)
+    p = smk.params
+    reg = prereg.load(*smk.input.prereg)
     spec = reg.bar("B")
-    device = train.resolve_device(cfg.train.device)
-    models = {m: train.load_weights(p, device).eval() for m, p in zip(smk.params.models, smk.input.models, strict=True)}
-    references = {m: c.anchor_model for c in cfg.cohorts.values() for m in c.models if m != c.anchor_model}
-    b = cfg.bar_b
-    args = (models, references, cfg.task, b.n_samples, b.batch_size, b.seed, float(spec["epsilon"]), device)
+    device = train.resolve_device(p.device)
+    models = {m: train.load_weights(path, device).eval() for m, path in zip(p.models, smk.input.models, strict=True)}
+    b = p.bar
+    task = config.TaskConfig.from_dict(p.task)
+    args = (
+        models,
+        dict(p.references),
+        task,
+        b["n_samples"],
+        b["batch_size"],
+        b["seed"],
+        float(spec["epsilon"]),
+        device,
+    )
     units = behavioural.bar_b_units(*args)
     # The study code's sampling mix and smoothing, reported beside the registered statistic
     # (each unit's "study_code" entry); the verdict judges only the registered one.
@@ -24,16 +34,16 @@ def main(smk) -> None:
     for u in units:
         s = study[u["unit"]]
         u["study_code"] = {k: s[k] for k in ("value", "ci95", "per_head", "n_sequences", "n_positions")}
-    record = gate.write_verdict(
+    record = verdicts.write_verdict(
         smk.output[0],
         "B",
         units,
         reg,
-        config.stable_hash(cfg.raw),
+        config.stable_hash(dict(p.items())),
         smk.input,
         extra={
-            "n_samples": b.n_samples,
-            "checkpoint": b.checkpoint,
+            "n_samples": b["n_samples"],
+            "checkpoint": b["checkpoint"],
             "models": list(models),
             "epsilon": spec["epsilon"],
             "study_code": {
@@ -45,7 +55,7 @@ def main(smk) -> None:
         },
     )
     with open(smk.log[0], "w") as fh:
-        fh.write(gate.describe(record) + "\n")
+        fh.write(verdicts.describe(record) + "\n")
 
 
 if __name__ == "__main__":

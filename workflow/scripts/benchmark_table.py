@@ -2,14 +2,14 @@
 
 import pandas as pd
 
-from polyrot import benchmarks, io
+from polyrot import atomic, job_timings
 from polyrot.scripting import run_script
 
 
 def main(smk) -> None:
-    table = benchmarks.gather(smk.input, smk.params.root)
-    total = benchmarks.totals(table).assign(job="(all)")
-    io.write_tsv(
+    table = job_timings.gather(smk.input, smk.params.root)
+    total = job_timings.totals(table).assign(job="(all)")
+    atomic.write_tsv(
         smk.output[0],
         pd.concat([table, total[table.columns.tolist()]], ignore_index=True),
         header="Snakemake benchmark records: wall_s (seconds), max_rss_mb (peak resident MB), cpu_s (CPU seconds);\n"

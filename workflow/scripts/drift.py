@@ -1,35 +1,30 @@
 """Checkpoint drift of one arm's drift model: every earlier checkpoint against the audited one."""
 
-from pathlib import Path
-
 import pandas as pd
 import torch
 
-from polyrot import activations, drift, io, sae
+from polyrot import activations, atomic, drift, sae
 from polyrot.scripting import run_script
-
-
-def caches(folder: Path, sites) -> dict:
-    return {
-        s: tuple(activations.read_cache(folder / f"{s}.{split}.npz") for split in ("fit", "heldout")) for s in sites
-    }
 
 
 def main(smk) -> None:
     torch.set_num_threads(smk.threads)
     p = smk.params
     sites = list(p.sites)
-    acts_dir = Path(p.acts_dir)
-    reference = caches(acts_dir / p.reference, sites)
-    saes = {(s, e): sae.load_sae(Path(p.saes_dir) / s / f"x{e}.safetensors")[0] for s in sites for e in p.expansions}
+    # caches[checkpoint][site] = (fit, heldout), from the inputs in the order params.caches names
+    caches: dict = {}
+    for key, path in zip(p.caches, smk.input.caches, strict=True):
+        caches.setdefault(key["checkpoint"], {}).setdefault(key["site"], {})[key["split"]] = activations.read_cache(
+            path
+        )
+    caches = {c: {s: (v["fit"], v["heldout"]) for s, v in by_site.items()} for c, by_site in caches.items()}
+    saes = {(k["site"], k["expansion"]): sae.load_sae(path)[0] for k, path in zip(p.saes, smk.input.saes, strict=True)}
     rows = []
     for ckpt in p.drift["checkpoints"]:
-        for row in drift.drift_rows(
-            reference, caches(acts_dir / ckpt, sites), saes, sites, p.null_sites, p.gaussian_n, p.seed
-        ):
+        for row in drift.drift_rows(caches[p.reference], caches[ckpt], saes, sites, p.null_sites, p.gaussian_n, p.seed):
             rows.append(
                 {
-                    "arm": p.arm,
+                    "arm": smk.wildcards.arm,
                     "model": p.drift["model"],
                     "reference": p.reference,
                     "checkpoint": ckpt,
@@ -43,7 +38,7 @@ def main(smk) -> None:
         "EV on held-out tokens; *_centred: per-dimension-centred variance (ours), *_scalar: global scalar (paper's code).\n"
         "role early: the checkpoint the preregistered drift claims judge."
     )
-    io.write_tsv(smk.output[0], pd.DataFrame(rows).sort_values("step", kind="stable"), header)
+    atomic.write_tsv(smk.output[0], pd.DataFrame(rows).sort_values("step", kind="stable"), header)
 
 
 if __name__ == "__main__":

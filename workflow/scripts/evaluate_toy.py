@@ -2,20 +2,23 @@
 
 import torch
 
-from polyrot import config, evaluation, io, train
+from polyrot import atomic, config
 from polyrot.scripting import run_script
+from polyrot.toy import evaluation, train
 
 
 def main(smk) -> None:
     torch.set_num_threads(smk.threads)
-    cfg = config.load(smk.config)
     models = {
-        (m, which): train.load_weights(cfg.model_dir(m) / which / "model.safetensors")
-        for m in smk.params.models
+        (m, which): train.load_weights(path)
         for which in ("best", "final")
+        for m, path in zip(smk.params.models, smk.input[which], strict=True)
     }
-    table = evaluation.accuracy_table(models, cfg.task)
-    io.write_tsv(smk.output[0], table, header="accuracy = fraction of non-PAD positions whose argmax equals the label")
+    models = dict(sorted(models.items(), key=lambda kv: (smk.params.models.index(kv[0][0]), kv[0][1])))
+    table = evaluation.accuracy_table(models, config.TaskConfig.from_dict(smk.params.task))
+    atomic.write_tsv(
+        smk.output[0], table, header="accuracy = fraction of non-PAD positions whose argmax equals the label"
+    )
 
 
 if __name__ == "__main__":

@@ -1,14 +1,12 @@
-"""Cache one GPT-NeoX model's activations at every audited site, for each revision it needs."""
-
-from pathlib import Path
+"""Cache one GPT-NeoX model revision's activations at every audited site."""
 
 import numpy as np
 import torch
 
-from polyrot import activations, config
+from polyrot import activations
 from polyrot.neox import extract, source
 from polyrot.scripting import run_script
-from polyrot.train import resolve_device
+from polyrot.toy.train import resolve_device
 
 
 def main(smk) -> None:
@@ -16,21 +14,21 @@ def main(smk) -> None:
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()
-    neox = config.load(smk.config).neox
-    src = source.ModelSource.from_config(neox)
-    device = resolve_device(neox.extract.device)
+    p = smk.params
+    model_name, revision = smk.wildcards.model, smk.wildcards.checkpoint
+    device = resolve_device(p.extract["device"])
+    model = source.load_model(source.ModelSource(**p.source), model_name, revision, p.extract["dtype"], device)
     with np.load(smk.input.analysis) as data:
         splits = {"fit": data["fit"], "heldout": data["heldout"]}
-    for revision in smk.params.revisions:
-        model = source.load_model(src, smk.params.model, revision, neox.extract.dtype, device)
-        for split, tokens in splits.items():
-            if tokens.max() >= model.config.vocab_size:
-                raise ValueError(f"token id {tokens.max()} is outside {smk.params.model}'s vocabulary")
-            caches = extract.extract(
-                model, tokens, smk.params.sites, neox.extract.batch_size, desc=f"{smk.params.model}@{revision} {split}"
-            )
-            for site, cache in caches.items():
-                activations.write_cache(Path(smk.params.out_dir) / revision / f"{site}.{split}.npz", cache)
+    sites = list(dict.fromkeys(c["site"] for c in p.caches))
+    caches = {}
+    for split, tokens in splits.items():
+        if tokens.max() >= model.config.vocab_size:
+            raise ValueError(f"token id {tokens.max()} is outside {model_name}'s vocabulary")
+        desc = f"{model_name}@{revision} {split}"
+        caches[split] = extract.extract(model, tokens, sites, p.extract["batch_size"], desc=desc)
+    for key, path in zip(p.caches, smk.output, strict=True):
+        activations.write_cache(path, caches[key["split"]][key["site"]])
 
 
 if __name__ == "__main__":

@@ -3,7 +3,8 @@
 import numpy as np
 import pandas as pd
 
-from polyrot import figures, haar, haar_power
+from polyrot import figures, haar
+from polyrot.haar import power as haar_power
 from polyrot.scripting import run_script
 
 

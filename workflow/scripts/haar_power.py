@@ -2,7 +2,8 @@
 
 import torch
 
-from polyrot import haar_power, io
+from polyrot import atomic
+from polyrot.haar import power as haar_power
 from polyrot.scripting import run_script
 
 
@@ -12,7 +13,7 @@ def main(smk) -> None:
     table = haar_power.power_table(
         {p["d"]: p["n"] for p in h["power"]}, h["alpha"], h["seed"], h["n_null"], h["n_reference"]
     )
-    io.write_tsv(
+    atomic.write_tsv(
         smk.output[0],
         table,
         header="rejection rate of Haar at level alpha per (d, alternative, test); haar_* rows are the size, "

@@ -3,7 +3,8 @@
 import numpy as np
 import pandas as pd
 
-from polyrot import activations, haar, io, rotation_stats
+from polyrot import activations, atomic, haar
+from polyrot.haar import rotations as rotation_stats
 from polyrot.scripting import run_script
 
 
@@ -19,7 +20,7 @@ def main(smk) -> None:
             R, fit_b, rng, h["n_null"], h["rank_variance"], h["min_determined_fraction"], h["alpha"]
         )
         rows.append({**key, **row})
-    io.write_tsv(
+    atomic.write_tsv(
         smk.output.rotations,
         pd.DataFrame(rows),
         header="Haar statistics per fitted R (whole R, and restricted to the well-determined subspace of b's "
@@ -29,7 +30,7 @@ def main(smk) -> None:
     pooled = pd.DataFrame(
         [{"test": "ks_pooled_paper", "n_matrices": len(matrices), "n_angles": n, "ks_stat": stat, "ks_p": p}]
     )
-    io.write_tsv(
+    atomic.write_tsv(
         smk.output.pooled,
         pooled,
         header="the paper's pooled test, reproduced for comparison: every |angle| of every R (conjugates counted "

@@ -1,25 +1,23 @@
 """Judge every preregistered claim against the arms' tables."""
 
-from polyrot import config, prereg
-from polyrot.bars import gate
+from polyrot import config, prereg, verdicts
 from polyrot.claims import claim_units
 from polyrot.scripting import run_script
 
 
 def main(smk) -> None:
-    cfg = config.load(smk.config)
-    reg = prereg.load(cfg.preregistration, cfg.preregistration_lock)
+    reg = prereg.load(*smk.input.prereg)
     tables = {(t["arm"], t["table"]): t["path"] for t in smk.params.tables}
-    internal = {arm: cfg.audit.arms[arm].internal_sites for arm in cfg.audit.arms}
+    internal = dict(smk.params.internal_sites)
     lines = []
     for name, out in zip(smk.params.claims, smk.output, strict=True):
         spec = reg.claim(name)
-        record = gate.write_verdict(
+        record = verdicts.write_verdict(
             out,
             name,
             claim_units(spec, tables, internal),
             reg,
-            config.stable_hash(cfg.raw),
+            config.stable_hash(dict(smk.params.items())),
             smk.input,
             kind="claim",
             extra={
@@ -29,7 +27,7 @@ def main(smk) -> None:
                 "where": spec.get("where"),
             },
         )
-        lines.append(gate.describe(record))
+        lines.append(verdicts.describe(record))
     with open(smk.log[0], "w") as fh:
         fh.write("\n".join(lines) + "\n")
 

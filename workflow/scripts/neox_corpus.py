@@ -3,28 +3,28 @@
 import hashlib
 from pathlib import Path
 
-from polyrot import config, io
+from polyrot import atomic, config
 from polyrot.neox import corpus, source
 from polyrot.scripting import run_script
 
 
 def main(smk) -> None:
-    neox = config.load(smk.config).neox
+    p = smk.params
     if smk.input.tokenizer:
         from transformers import AutoTokenizer
 
         tokenizer = AutoTokenizer.from_pretrained(Path(smk.input.tokenizer).parent)
         tokenizer_from = "the offline family's tokenizer"
     else:
-        tokenizer = source.load_tokenizer(source.ModelSource.from_config(neox), neox.anchor, neox.revision)
-        tokenizer_from = f"{neox.anchor} at {neox.revision}"
-    c = neox.corpus
+        tokenizer = source.load_tokenizer(source.ModelSource(**p.source), p.anchor, p.revision)
+        tokenizer_from = f"{p.anchor} at {p.revision}"
+    c = config.CorpusConfig.from_dict(p.corpus)
     docs = corpus.jsonl_documents(smk.input.docs) if smk.input.docs else corpus.analysis_documents(c)
     fit, heldout, fit_names, heldout_names = corpus.analysis_sequences(
         tokenizer, docs, c.seq_len, c.fit_sequences, c.heldout_sequences, c.windows_per_document
     )
-    io.atomic_savez(smk.output.analysis, fit=fit, heldout=heldout)
-    io.write_json(
+    atomic.atomic_savez(smk.output.analysis, fit=fit, heldout=heldout)
+    atomic.write_json(
         smk.output.meta,
         {
             "source": c.source,

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import numpy as np
 
-from polyrot import io
+from polyrot import atomic
 from polyrot.neox import corpus
 from polyrot.scripting import run_script
 
@@ -13,12 +13,12 @@ def main(smk) -> None:
     docs = list(corpus.jsonl_documents(smk.input[0]))
     tokenizer = corpus.train_tokenizer((d.text for d in docs), smk.params.vocab_size)
     out = Path(smk.output.tokenizer).parent
-    with io.atomic_dir(out) as tmp:
+    with atomic.atomic_dir(out) as tmp:
         tokenizer.save_pretrained(tmp)
     stream = corpus.token_stream(tokenizer, docs)
-    with io.atomic_path(smk.output.stream) as tmp, open(tmp, "wb") as fh:
+    with atomic.atomic_path(smk.output.stream) as tmp, open(tmp, "wb") as fh:
         np.save(fh, stream.astype(np.int32))
-    io.write_json(
+    atomic.write_json(
         smk.output.meta,
         {
             **corpus.provenance(docs, "python-docs (training documents)"),

@@ -2,7 +2,7 @@
 
 import json
 
-from polyrot import io
+from polyrot import atomic
 from polyrot.neox import corpus
 from polyrot.scripting import run_script
 
@@ -11,7 +11,7 @@ def main(smk) -> None:
     docs = corpus.python_docs()
     train, heldout = corpus.split(docs, smk.params.heldout_fraction)
     for path, part in ((smk.output.train, train), (smk.output.heldout, heldout)):
-        io.write_text(path, "".join(json.dumps({"name": d.name, "text": d.text}) + "\n" for d in part))
+        atomic.write_text(path, "".join(json.dumps({"name": d.name, "text": d.text}) + "\n" for d in part))
     meta = {
         "all": corpus.provenance(docs, "python-docs"),
         "train": corpus.provenance(train, "python-docs"),
@@ -19,7 +19,7 @@ def main(smk) -> None:
         "heldout_fraction": smk.params.heldout_fraction,
         "split": "crc32(document name) / 2**32 < heldout_fraction",
     }
-    io.write_json(smk.output.meta, meta)
+    atomic.write_json(smk.output.meta, meta)
 
 
 if __name__ == "__main__":

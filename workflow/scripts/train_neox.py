@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from polyrot import config, io
+from polyrot import atomic, config
 from polyrot.neox import family
 from polyrot.scripting import run_script
 
@@ -18,7 +18,6 @@ def main(smk) -> None:
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()
-    neox = config.load(smk.config).neox
     tokenizer_dir = Path(smk.input.tokenizer).parent
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
     with np.load(smk.input.analysis) as data:
@@ -26,15 +25,16 @@ def main(smk) -> None:
     log = family.train_model(
         smk.wildcards.model,
         smk.params.seed,
-        neox.family,
+        # threads are not a setting of the run (config.NO_OUTPUT): Snakemake's, scaled to --cores
+        config.FamilyConfig.from_dict({**smk.params.family, "threads": smk.threads}),
         np.load(smk.input.stream),
         heldout,
         tokenizer_dir,
-        Path(smk.params.out_dir),
+        Path(smk.output.train_log).parent.parent,
         vocab_size=len(tokenizer),
         eos_id=tokenizer.eos_token_id,
     )
-    io.write_tsv(smk.output.train_log, log)
+    atomic.write_tsv(smk.output.train_log, log)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ import dataclasses
 import pandas as pd
 import torch
 
-from polyrot import activations, config, io, sae
+from polyrot import activations, atomic, config, sae
 from polyrot.scripting import run_script
 
 
@@ -53,7 +53,7 @@ def main(smk) -> None:
         init = "shared" if shared else "independent"
         rows[shared].append({"model": model, "site": smk.wildcards.site, "expansion": expansion, "sae_init": init, **m})
     for _, metrics_path, shared in sets:
-        io.write_tsv(
+        atomic.write_tsv(
             metrics_path,
             pd.DataFrame(rows[shared]),
             header="SAE metrics on the fit split; EV conventions: centred, scalar",

@@ -26,8 +26,8 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from polyrot import dyck
 from polyrot.config import TaskConfig
+from polyrot.toy import dyck
 
 Model = Callable[[torch.Tensor], Mapping[str, torch.Tensor]]
 

@@ -122,7 +122,7 @@ def jsonl_documents(path: str | Path) -> Iterator[Document]:
 
 
 def analysis_documents(corpus: Any) -> Iterator[Document]:
-    """The documents analysis sequences are cut from, for a ``config.NeoxCorpusConfig``."""
+    """The documents analysis sequences are cut from, for a ``config.CorpusConfig``."""
     if corpus.source == "python-docs":
         yield from split(python_docs(), corpus.heldout_fraction)[1]
     elif corpus.source == "pile-10k":

@@ -21,9 +21,9 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from polyrot import io
+from polyrot import atomic
 from polyrot.config import FamilyConfig, stable_hash
-from polyrot.train import lr_at, resolve_device
+from polyrot.toy.train import lr_at, resolve_device
 
 if TYPE_CHECKING:
     from transformers import GPTNeoXForCausalLM
@@ -79,12 +79,12 @@ def heldout_loss(model: GPTNeoXForCausalLM, tokens: torch.Tensor, batch_size: in
 
 def save_revision(model: GPTNeoXForCausalLM, folder: Path, tokenizer_dir: Path, meta: dict[str, Any]) -> None:
     """Write one revision atomically: weights (safetensors), config, tokenizer, meta."""
-    with io.atomic_dir(folder) as tmp:
+    with atomic.atomic_dir(folder) as tmp:
         model.save_pretrained(tmp, safe_serialization=True)
         for name in TOKENIZER_FILES:
             if (tokenizer_dir / name).exists():
                 shutil.copy(tokenizer_dir / name, tmp / name)
-        io.write_json(tmp / "polyrot_revision.json", meta)
+        atomic.write_json(tmp / "polyrot_revision.json", meta)
 
 
 def train_model(

@@ -38,12 +38,6 @@ class ModelSource:
     local_dir: Path | None = None
     hub_org: str | None = None
 
-    @classmethod
-    def from_config(cls, neox: Any) -> ModelSource:
-        """The source of a ``config.NeoxConfig`` (the offline family is a local source)."""
-        kind = "hub" if neox.source == "hub" else "local"
-        return cls(kind=kind, local_dir=neox.local_dir, hub_org=neox.hub_org)
-
     def path(self, model: str, revision: str) -> Path:
         """The folder of a local model revision."""
         if self.local_dir is None:

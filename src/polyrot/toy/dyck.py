@@ -6,7 +6,7 @@ unused. A sequence is BOS + content + EOS, right-padded with PAD to the context 
 Every generator takes an explicit ``numpy.random.Generator`` (or a seed) and is vectorised
 over the batch: the only Python loop runs over the (at most 62) content positions.
 
-Run ``python -m polyrot.dyck --n N --seed S --out FILE.npz`` to write a sample.
+Run ``python -m polyrot.toy.dyck --n N --seed S --out FILE.npz`` to write a sample.
 """
 
 from __future__ import annotations
@@ -220,7 +220,7 @@ HELDOUT_SETS = {"compositional": compositional, "long": long}
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m polyrot.dyck", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m polyrot.toy.dyck", description=__doc__.split("\n")[0])
     parser.add_argument("--n", type=int, required=True, help="number of sequences")
     parser.add_argument("--seed", type=int, required=True, help="generator seed")
     parser.add_argument("--out", required=True, help="output .npz (tokens, depth, valid)")
@@ -239,7 +239,7 @@ def main(argv: list[str] | None = None) -> None:
         batch = analysis_batch(args.n, args.seed)
     else:
         batch = HELDOUT_SETS[args.set](args.n, args.seed)
-    from polyrot.io import atomic_savez
+    from polyrot.atomic import atomic_savez
 
     atomic_savez(args.out, tokens=batch.tokens, depth=batch.depth, valid=batch.valid)
     print(f"wrote {args.n} sequences ({args.set}, seed {args.seed}) to {args.out}")

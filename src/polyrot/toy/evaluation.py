@@ -9,8 +9,8 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from polyrot import dyck
 from polyrot.config import TaskConfig
+from polyrot.toy import dyck
 
 EVAL_SETS = ("analysis", "compositional", "long")
 HELDOUT = ("compositional", "long")

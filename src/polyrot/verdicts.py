@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from polyrot import __version__, io
+from polyrot import __version__, atomic
 from polyrot.prereg import Preregistration
 
 _COMPARE = {"<": lambda v, t: v < t, ">": lambda v, t: v > t}
@@ -66,7 +66,7 @@ def write_verdict(
     name: str,
     units: list[dict[str, Any]],
     prereg: Preregistration,
-    config_hash: str,
+    settings_hash: str,
     inputs: Iterable[str | Path],
     extra: dict[str, Any] | None = None,
     kind: str = "bar",
@@ -88,11 +88,12 @@ def write_verdict(
         **(extra or {}),
         "units": units,
         "inputs": [str(p) for p in inputs],
-        "config_hash": config_hash,
+        # sha256 of the settings the judging job received (its params)
+        "settings_hash": settings_hash,
         "preregistration": prereg.provenance(),
         "package_version": __version__,
     }
-    io.write_json(path, record)
+    atomic.write_json(path, record)
     return record
 
 
@@ -118,7 +119,7 @@ def describe(record: dict[str, Any]) -> str:
 def check(paths: Iterable[str | Path], strict: bool, log: str | Path | None = None) -> int:
     """Print every verdict (and append it to ``log``); return 1 if ``strict`` and any bar
     failed, else 0."""
-    records = [io.read_json(p) for p in paths]
+    records = [atomic.read_json(p) for p in paths]
     lines = [describe(r) for r in records]
     failed = [r["claim"] for r in records if r["verdict"] != "PASS"]
     status = 1 if failed and strict else 0

@@ -30,10 +30,11 @@ import torch
 from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 
-from polyrot import dyck, io
+from polyrot import atomic
 from polyrot.config import FamilyConfig, TaskConfig, TrainConfig, stable_hash
-from polyrot.evaluation import eval_sets, evaluate, loss_fn
-from polyrot.toy_model import IO_PARAMS, ToyTransformer, build
+from polyrot.toy import dyck
+from polyrot.toy.evaluation import eval_sets, evaluate, loss_fn
+from polyrot.toy.transformer import IO_PARAMS, ToyTransformer, build
 
 log = logging.getLogger(__name__)
 
@@ -136,14 +137,14 @@ def load_weights(path: str | Path, device: str | torch.device = "cpu") -> ToyTra
 def _write_checkpoint(
     model_dir: Path, model: ToyTransformer, opt: torch.optim.Optimizer, state: RunState, rows: list[dict], metrics: dict
 ) -> None:
-    with io.atomic_dir(model_dir / step_dir_name(state.step)) as tmp:
+    with atomic.atomic_dir(model_dir / step_dir_name(state.step)) as tmp:
         save_file(
             {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, str(tmp / "model.safetensors")
         )
         torch.save(opt.state_dict(), tmp / "optim.pt")
         pd.DataFrame(rows).to_csv(tmp / "log.tsv", sep="\t", index=False)
         meta = {**asdict(state), "metrics": metrics}
-        (tmp / "meta.json").write_text(io.dumps(meta))
+        (tmp / "meta.json").write_text(atomic.dumps(meta))
 
 
 def _prune(model_dir: Path, state: RunState, keep_all: bool) -> None:
@@ -214,7 +215,7 @@ def train(
     rows: list[dict] = []
     for tmp in model_dir.glob(".*.tmp"):  # half-written checkpoints of a killed run
         shutil.rmtree(tmp) if tmp.is_dir() else tmp.unlink()
-    metas = {s: io.read_json(model_dir / step_dir_name(s) / "meta.json") for s in list_checkpoints(model_dir)}
+    metas = {s: atomic.read_json(model_dir / step_dir_name(s) / "meta.json") for s in list_checkpoints(model_dir)}
     for s, meta in metas.items():
         if meta["config_hash"] != config_hash:
             log.warning("removing checkpoint step %d of another config", s)
@@ -306,13 +307,13 @@ def _update_best(state: RunState, metrics: dict) -> None:
 def _finish(model_dir: Path, state: RunState, rows: list[dict]) -> None:
     """Write train_log.tsv, best/ and final/ from the checkpoints."""
     frame = pd.DataFrame(rows)
-    io.write_tsv(model_dir / "train_log.tsv", frame)
+    atomic.write_tsv(model_dir / "train_log.tsv", frame)
     final_step = list_checkpoints(model_dir)[-1]
     assert final_step == state.step, (final_step, state.step)
     for name, step in (("best", state.best_step), ("final", state.step)):
         src = model_dir / step_dir_name(step)
-        meta = io.read_json(src / "meta.json")
+        meta = atomic.read_json(src / "meta.json")
         meta.update(selected_as=name, source_checkpoint=src.name)
-        with io.atomic_dir(model_dir / name) as tmp:
+        with atomic.atomic_dir(model_dir / name) as tmp:
             shutil.copy2(src / "model.safetensors", tmp / "model.safetensors")
-            (tmp / "meta.json").write_text(io.dumps(meta))
+            (tmp / "meta.json").write_text(atomic.dumps(meta))

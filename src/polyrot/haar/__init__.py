@@ -35,7 +35,6 @@ import argparse
 import functools
 import json
 import math
-import sys
 from collections.abc import Sequence
 
 import numpy as np
@@ -494,7 +493,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         row = {"path": path, **summary(R, rng, args.n_null)}
         print(json.dumps({k: _finite_or_none(v) for k, v in row.items()}), flush=True)
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from polyrot import dyck
+from polyrot.toy import dyck
 
 #: The seven residual sites, in forward order. resid_pre_2 is resid_post_1 under the
 #: name the paper lists (the residual stream before the final norm).
