@@ -171,3 +171,11 @@ def test_neox_problems_are_refused_naming_the_key(raw):
     bad = copy.deepcopy(raw)
     del bad["neox"], bad["audit"]["neox"]
     assert config.load(bad).get("neox") is None and config.load(bad).arms == ["toy"]
+
+
+def test_scripts_read_only_their_job(repo):
+    """Settings reach scripts as params, never by re-reading the config (issue 11)."""
+    for script in (repo / "workflow/scripts").glob("*.py"):
+        text = script.read_text()
+        for forbidden in ("smk.config", "snakemake.config", "config.load(", "config.load_file("):
+            assert forbidden not in text, f"{script.name} reads the config itself ({forbidden})"
