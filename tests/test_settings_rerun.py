@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -295,3 +296,16 @@ def test_every_setting_reruns_what_it_changes(run):
     if same:
         problems.append(f"settings that reach no job's params or inputs: {same}")
     assert not problems, "\n".join(problems)
+
+
+def test_temp_caches_opt_in_marks_only_activation_caches(run):
+    from _workflow import snakemake
+
+    raw = yaml.safe_load((run / "config/test.yaml").read_text())
+    raw["audit"]["temp_caches"] = True
+    raw["results_dir"] = "results_temp"
+    (run / "temp_caches.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
+    out = snakemake(run, "-n", "--cores", "1", "--configfile", "temp_caches.yaml").stdout
+    removed = re.findall(r"Would remove temporary output (\S+)", out)
+    assert removed and all("/acts/" in p and p.endswith(".npz") for p in removed)
+    assert {p.split("/")[1] for p in removed} == {"toy", "neox"}

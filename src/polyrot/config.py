@@ -32,6 +32,7 @@ NO_OUTPUT: dict[str, str] = {
     "train.threads": "CPU threads of a training job: how fast, not what (Snakemake may lower it to --cores)",
     "neox.extract.threads": "CPU threads of an extraction job",
     "neox.family.threads": "CPU threads of a family training job",
+    "audit.temp_caches": "whether activation caches are deleted after use, not what any output holds",
 }
 
 

@@ -13,7 +13,7 @@ rule extract_toy:
     input:
         toy_weights_input,
     output:
-        [acts_file("toy", "{model}", site, split, "{checkpoint}") for site in ARMS["toy"]["sites"] for split in ("fit", "heldout")],
+        [acts_output(acts_file("toy", "{model}", site, split, "{checkpoint}")) for site in ARMS["toy"]["sites"] for split in ("fit", "heldout")],
     params:
         caches=[{"site": site, "split": split} for site in ARMS["toy"]["sites"] for split in ("fit", "heldout")],
         analysis={"n": CFG.task.analysis_n, "seed": CFG.task.analysis_seed},

@@ -139,6 +139,11 @@ def acts_file(arm, model, site, split, checkpoint=None):
     return RESULTS / arm / "acts" / model / (checkpoint or ARMS[arm]["checkpoint"]) / f"{site}.{split}.npz"
 
 
+def acts_output(path):
+    """An activation cache as an extraction rule declares it: temp() where the config opts in."""
+    return temp(path) if CFG.audit.temp_caches else path
+
+
 def sae_dir(arm, shared_init=False):
     """The arm's SAEs, or the shared-init SAEs of the paper comparison."""
     if shared_init and shared_init_saes_trained(arm):

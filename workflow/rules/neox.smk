@@ -112,7 +112,7 @@ if NEOX is not None:
             analysis=rules.neox_corpus.output.analysis,
             weights=neox_model_file("{model}", "{checkpoint}") if NEOX.source == "family" else [],
         output:
-            [acts_file("neox", "{model}", site, split, "{checkpoint}") for site in NEOX_SITES for split in ("fit", "heldout")],
+            [acts_output(acts_file("neox", "{model}", site, split, "{checkpoint}")) for site in NEOX_SITES for split in ("fit", "heldout")],
         params:
             caches=[{"site": site, "split": split} for site in NEOX_SITES for split in ("fit", "heldout")],
             extract=CFG.params("neox.extract"),
