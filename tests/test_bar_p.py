@@ -95,12 +95,16 @@ def test_command_line(tmp_path, pair):
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(tmp_path / "ref.safetensors"))
     save_file(as_model(moved).state_dict(), str(tmp_path / "other.safetensors"))
     cli = [sys.executable, "-m", "polyrot.bars.parametric"]
-    proc = subprocess.run([*cli, str(tmp_path / "ref.safetensors"), str(tmp_path / "other.safetensors"), "--restarts", "1"],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [*cli, str(tmp_path / "ref.safetensors"), str(tmp_path / "other.safetensors"), "--restarts", "1"],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
     assert out["max_tensor_mse"] < 1e-8 and len(out["tensors"]) == 16
     save_file({"x": torch.zeros(3)}, str(tmp_path / "bad.safetensors"))
-    proc = subprocess.run([*cli, str(tmp_path / "ref.safetensors"), str(tmp_path / "bad.safetensors")],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [*cli, str(tmp_path / "ref.safetensors"), str(tmp_path / "bad.safetensors")], capture_output=True, text=True
+    )
     assert proc.returncode == 2 and "is not a toy model" in proc.stderr
