@@ -140,7 +140,7 @@ def acts_file(arm, model, site, split, checkpoint=None):
 
 
 def acts_output(path):
-    """An activation cache as an extraction rule declares it: temp() where the config opts in."""
+    """An activation cache as extraction declares it (temp() where the config opts in)."""
     return temp(path) if CFG.audit.temp_caches else path
 
 
