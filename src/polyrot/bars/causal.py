@@ -1,0 +1,239 @@
+"""Bars C and Pr, causal and predictive (SPEC §8): how well one model's attributions predict
+the effect of ablating each component of another (or the same) model.
+
+Components: each layer's heads (their output z_h W_O_h into the residual stream) and its
+MLP (its output into the stream); 10 in the toy model.
+
+- **Ablation**: a component's output is replaced, at every position, by its mean output at
+  that position over the mean batch (the sequences long enough to have that position).
+- **Measured effects**, on the evaluation batch: C, the mean over non-PAD positions and the
+  three heads of KL(clean || ablated); Pr, the change in loss, the sum over heads of the mean
+  cross-entropy over non-PAD positions (the training loss), ablated minus clean.
+- **Predicted effects**: integrated gradients along the straight path from the mean output
+  to the clean output of one component (the others clean), 32 midpoint steps: the metric's
+  change from mean to clean, negated, predicts the ablation's effect (completeness makes
+  it exact up to the quadrature). Attribution patching (reported beside it): the same
+  change to first order from the ablated run, -grad(metric at the ablated run) . (clean -
+  mean), the usual direction of attribution patching (from the corrupted run).
+- **Statistic**: Pearson r over the components between predicted and measured. Cross-seed:
+  predict with the reference, measure on the other model, each reference head matched to
+  the other model's head that Bar P's alignment maps onto it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from polyrot.toy import dyck
+from polyrot.toy.evaluation import loss_fn
+
+Patch = Mapping[str, Callable[[torch.Tensor], torch.Tensor]]
+IG_STEPS = 32
+
+
+def components(model: torch.nn.Module) -> list[str]:
+    """``L{layer}.H{head}`` and ``L{layer}.MLP``, in forward order."""
+    names = []
+    for i, block in enumerate(model.blocks):
+        names += [f"L{i}.H{h}" for h in range(block.n_heads)] + [f"L{i}.MLP"]
+    return names
+
+
+def forward(model: torch.nn.Module, tokens: torch.Tensor, patch: Patch | None = None, record: dict | None = None):
+    """The toy model's forward pass with every component's output exposed: ``record``
+    receives them, ``patch`` replaces them (a function of the clean output)."""
+    patch = patch or {}
+    t = tokens.shape[1]
+    x = model.W_E[tokens] + model.pos[:t]
+
+    def out(name: str, value: torch.Tensor) -> torch.Tensor:
+        if record is not None:
+            record[name] = value
+        return patch[name](value) if name in patch else value
+
+    for i, block in enumerate(model.blocks):
+        b, _, d = x.shape
+        h = block.n_heads
+        dh = d // h
+        y = block.ln1(x)
+        q, k, v = ((y @ W).view(b, t, h, dh).transpose(1, 2) for W in (block.W_Q, block.W_K, block.W_V))
+        z = F.scaled_dot_product_attention(q, k, v, is_causal=True)  # (b, h, t, dh)
+        for head in range(h):
+            x = x + out(f"L{i}.H{head}", z[:, head] @ block.W_O[head * dh : (head + 1) * dh])
+        x = x + out(f"L{i}.MLP", F.relu(block.ln2(x) @ block.W_in) @ block.W_out)
+    y = model.ln_final(x)
+    return {"tok": y @ model.W_U_tok, "depth": y @ model.W_U_depth, "valid": y @ model.W_U_valid}
+
+
+def mean_outputs(model: torch.nn.Module, batch: dyck.Batch) -> dict[str, torch.Tensor]:
+    """Each component's mean output per position over the sequences that reach it: (T, d)."""
+    record: dict[str, torch.Tensor] = {}
+    tokens = torch.from_numpy(batch.tokens)
+    with torch.no_grad():
+        forward(model, tokens, record=record)
+    mask = (tokens != dyck.PAD).to(torch.float32)[..., None]  # (b, T, 1)
+    count = mask.sum(0).clamp(min=1.0)
+    return {name: (value * mask).sum(0) / count for name, value in record.items()}
+
+
+def _kl(clean: Mapping[str, torch.Tensor], logits: Mapping[str, torch.Tensor], mask: torch.Tensor) -> torch.Tensor:
+    """Mean over non-PAD positions and heads of KL(clean || logits)."""
+    total = torch.zeros((), dtype=torch.float64)
+    for head in dyck.HEADS:
+        p = F.log_softmax(clean[head][mask].double(), -1)
+        q = F.log_softmax(logits[head][mask].double(), -1)
+        total = total + (p.exp() * (p - q)).sum(-1).mean()
+    return total / len(dyck.HEADS)
+
+
+def metrics(model: torch.nn.Module, batch: dyck.Batch) -> tuple[Callable, Callable]:
+    """The two metrics as functions of a patch: KL from the clean run, and the loss."""
+    tokens = torch.from_numpy(batch.tokens)
+    data = torch.from_numpy(batch.stacked())
+    mask = tokens != dyck.PAD
+    with torch.no_grad():
+        clean = forward(model, tokens)
+    return (
+        lambda patch: _kl(clean, forward(model, tokens, patch), mask),
+        lambda patch: loss_fn(forward(model, tokens, patch), data).double(),
+    )
+
+
+def measured_effects(model: torch.nn.Module, means: Mapping[str, torch.Tensor], batch: dyck.Batch) -> dict:
+    """Per component: C (KL from clean) and Pr (loss change) of its mean-ablation."""
+    kl, loss = metrics(model, batch)
+    t = batch.tokens.shape[1]
+    with torch.no_grad():
+        base = float(loss({}))
+        out = {}
+        for name in components(model):
+            patch = {name: lambda o, m=means[name][:t]: m.expand_as(o)}
+            out[name] = {"C": float(kl(patch)), "Pr": float(loss(patch)) - base}
+    return out
+
+
+def predicted_effects(
+    model: torch.nn.Module, means: Mapping[str, torch.Tensor], batch: dyck.Batch, steps: int = IG_STEPS
+) -> dict:
+    """Per component: integrated-gradient and attribution-patching predictions of C and Pr."""
+    kl, loss = metrics(model, batch)
+    tokens = torch.from_numpy(batch.tokens)
+    t = tokens.shape[1]
+    record: dict[str, torch.Tensor] = {}
+    with torch.no_grad():
+        forward(model, tokens, record=record)
+    out = {}
+    for name in components(model):
+        clean, mean = record[name], means[name][:t].expand_as(record[name])
+        delta = clean - mean
+        pred = {}
+        for key, metric in (("C", kl), ("Pr", loss)):
+            ig = 0.0
+            for k in range(steps):
+                alpha = (k + 0.5) / steps
+                point = (mean + alpha * delta).detach().requires_grad_(True)
+                (grad,) = torch.autograd.grad(metric({name: lambda o, p=point: p}), point)
+                ig += float((grad.double() * delta.double()).sum()) / steps
+            at_mean = mean.detach().clone().requires_grad_(True)
+            (grad,) = torch.autograd.grad(metric({name: lambda o, p=at_mean: p}), at_mean)
+            ap = float((grad.double() * delta.double()).sum())
+            # metric(clean) - metric(mean) ~ ig (or ap); the ablation's effect is its negative
+            pred[f"{key}_ig"], pred[f"{key}_ap"] = -ig, -ap
+        out[name] = pred
+    return out
+
+
+def pearson(x: Sequence[float], y: Sequence[float]) -> float | None:
+    """Pearson r, or None where either side is constant."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    if x.std() == 0 or y.std() == 0:
+        return None
+    return float(np.corrcoef(x, y)[0, 1])
+
+
+def bar_units(
+    ref: torch.nn.Module,
+    other: torch.nn.Module,
+    mean_batch: dyck.Batch,
+    eval_batch: dyck.Batch,
+    head_perm: Sequence[Sequence[int]] | None = None,
+) -> dict[str, Any]:
+    """Predict with ``ref``, measure on ``other``; ``head_perm[l][i]`` is the other model's
+    head that reference head i of layer l corresponds to (identity when None)."""
+    predicted = predicted_effects(ref, mean_outputs(ref, mean_batch), eval_batch)
+    measured = measured_effects(other, mean_outputs(other, mean_batch), eval_batch)
+
+    def partner(name: str) -> str:
+        layer, part = name.split(".")
+        if part == "MLP" or head_perm is None:
+            return name
+        return f"{layer}.H{int(head_perm[int(layer[1:])][int(part[1:])])}"
+
+    rows = [
+        {
+            "component": c,
+            "other_component": partner(c),
+            **predicted[c],
+            **{f"measured_{k}": v for k, v in measured[partner(c)].items()},
+        }
+        for c in components(ref)
+    ]
+    col = lambda key: [r[key] for r in rows]  # noqa: E731
+    return {
+        "causal_r_ig": pearson(col("C_ig"), col("measured_C")),
+        "predictive_r_ig": pearson(col("Pr_ig"), col("measured_Pr")),
+        "causal_r_ap": pearson(col("C_ap"), col("measured_C")),
+        "predictive_r_ap": pearson(col("Pr_ap"), col("measured_Pr")),
+        "components": rows,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m polyrot.bars.causal",
+        description="Predict component-ablation effects with REF and measure them on OTHER; print Bars C and Pr as JSON.",
+    )
+    parser.add_argument("ref")
+    parser.add_argument("other")
+    parser.add_argument(
+        "--mean-n", type=int, default=256, help="sequences of the mean batch (the analysis distribution)"
+    )
+    parser.add_argument("--eval-n", type=int, default=128, help="held-out sequences the effects are measured on")
+    parser.add_argument("--seed", type=int, default=20260507)
+    parser.add_argument("--same-heads", action="store_true", help="match heads by index instead of aligning (Bar P)")
+    args = parser.parse_args(argv)
+    from polyrot.bars import parametric
+    from polyrot.toy import train
+    from polyrot.toy.extract import heldout_batch
+
+    try:
+        (ref_w, n_heads), (other_w, _) = parametric.load_toy(args.ref), parametric.load_toy(args.other)
+        if {k: v.shape for k, v in ref_w.items()} != {k: v.shape for k, v in other_w.items()}:
+            raise ValueError("the models differ in shape")
+        ref, other = train.load_weights(args.ref), train.load_weights(args.other)
+    except (OSError, ValueError, RuntimeError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    perm = None
+    if not args.same_heads:
+        perm = [
+            p.tolist()
+            for p in parametric.align(ref_w, other_w, n_heads, restarts=1, refine_steps=0).alignment.head_perm
+        ]
+    mean_batch = dyck.analysis_batch(args.mean_n, args.seed)
+    eval_batch = heldout_batch(mean_batch, args.eval_n, args.seed + 1)
+    result = bar_units(ref.eval(), other.eval(), mean_batch, eval_batch, perm)
+    print(json.dumps({**result, "head_perm": perm}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
