@@ -94,29 +94,31 @@ def _kl(clean: Mapping[str, torch.Tensor], logits: Mapping[str, torch.Tensor], m
     return total / len(dyck.HEADS)
 
 
-def metrics(model: torch.nn.Module, batch: dyck.Batch) -> tuple[Callable, Callable]:
-    """The two metrics as functions of a patch: KL from the clean run, and the loss."""
+def metrics(model: torch.nn.Module, batch: dyck.Batch) -> Callable[[Patch], tuple[torch.Tensor, torch.Tensor]]:
+    """Both metrics of one patched forward pass: KL from the clean run (C), and the loss (Pr)."""
     tokens = torch.from_numpy(batch.tokens)
     data = torch.from_numpy(batch.stacked())
     mask = tokens != dyck.PAD
     with torch.no_grad():
         clean = forward(model, tokens)
-    return (
-        lambda patch: _kl(clean, forward(model, tokens, patch), mask),
-        lambda patch: loss_fn(forward(model, tokens, patch), data).double(),
-    )
+
+    def both(patch: Patch) -> tuple[torch.Tensor, torch.Tensor]:
+        logits = forward(model, tokens, patch)
+        return _kl(clean, logits, mask), loss_fn(logits, data).double()
+
+    return both
 
 
 def measured_effects(model: torch.nn.Module, means: Mapping[str, torch.Tensor], batch: dyck.Batch) -> dict:
     """Per component: C (KL from clean) and Pr (loss change) of its mean-ablation."""
-    kl, loss = metrics(model, batch)
+    both = metrics(model, batch)
     t = batch.tokens.shape[1]
     with torch.no_grad():
-        base = float(loss({}))
+        base = float(both({})[1])
         out = {}
         for name in components(model):
-            patch = {name: lambda o, m=means[name][:t]: m.expand_as(o)}
-            out[name] = {"C": float(kl(patch)), "Pr": float(loss(patch)) - base}
+            kl, loss = both({name: lambda o, m=means[name][:t]: m.expand_as(o)})
+            out[name] = {"C": float(kl), "Pr": float(loss) - base}
     return out
 
 
@@ -124,30 +126,29 @@ def predicted_effects(
     model: torch.nn.Module, means: Mapping[str, torch.Tensor], batch: dyck.Batch, steps: int = IG_STEPS
 ) -> dict:
     """Per component: integrated-gradient and attribution-patching predictions of C and Pr."""
-    kl, loss = metrics(model, batch)
+    both = metrics(model, batch)
     tokens = torch.from_numpy(batch.tokens)
     t = tokens.shape[1]
     record: dict[str, torch.Tensor] = {}
     with torch.no_grad():
         forward(model, tokens, record=record)
+
+    def grads(name: str, point: torch.Tensor) -> list[torch.Tensor]:
+        """d(KL)/d(point) and d(loss)/d(point), from one forward pass."""
+        point = point.detach().requires_grad_(True)
+        kl, loss = both({name: lambda o: point})
+        return [torch.autograd.grad(m, point, retain_graph=True)[0].double() for m in (kl, loss)]
+
     out = {}
     for name in components(model):
         clean, mean = record[name], means[name][:t].expand_as(record[name])
         delta = clean - mean
-        pred = {}
-        for key, metric in (("C", kl), ("Pr", loss)):
-            ig = 0.0
-            for k in range(steps):
-                alpha = (k + 0.5) / steps
-                point = (mean + alpha * delta).detach().requires_grad_(True)
-                (grad,) = torch.autograd.grad(metric({name: lambda o, p=point: p}), point)
-                ig += float((grad.double() * delta.double()).sum()) / steps
-            at_mean = mean.detach().clone().requires_grad_(True)
-            (grad,) = torch.autograd.grad(metric({name: lambda o, p=at_mean: p}), at_mean)
-            ap = float((grad.double() * delta.double()).sum())
-            # metric(clean) - metric(mean) ~ ig (or ap); the ablation's effect is its negative
-            pred[f"{key}_ig"], pred[f"{key}_ap"] = -ig, -ap
-        out[name] = pred
+        ig = np.zeros(2)
+        for k in range(steps):
+            ig += [float((g * delta).sum()) / steps for g in grads(name, mean + (k + 0.5) / steps * delta)]
+        ap = [float((g * delta).sum()) for g in grads(name, mean)]
+        # metric(clean) - metric(mean) ~ ig (or ap); the ablation's effect is its negative
+        out[name] = {"C_ig": -float(ig[0]), "Pr_ig": -float(ig[1]), "C_ap": -ap[0], "Pr_ap": -ap[1]}
     return out
 
 
