@@ -28,6 +28,7 @@ the maximum per-tensor MSE, kept only where it lowers it.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
@@ -224,16 +225,26 @@ def match_neurons(ref: Weights, other: Weights, R: np.ndarray, layer: int) -> tu
     return perm, scale
 
 
+def _writes_stream(name: str) -> bool:
+    """Whether tensor ``name`` writes the residual stream (W R) rather than reads it (R^T W)."""
+    return name == "W_E" or name.endswith(("W_O", "W_out"))
+
+
+def _without_rotation(other: Weights, al: Alignment, n_heads: int) -> Weights:
+    """``other`` under ``al``'s head and neuron transforms only: R is applied on top."""
+    return apply(other, dataclasses.replace(al, R=np.eye(al.R.shape[0])), n_heads)
+
+
 def fit_rotation(ref: Weights, other: Weights, al: Alignment, n_heads: int) -> np.ndarray:
     """R minimising the sum of per-tensor MSEs with the head and neuron transforms fixed."""
-    fixed = apply(other, Alignment(np.eye(al.R.shape[0]), al.head_perm, al.A, al.B, al.neuron_perm, al.scale), n_heads)
+    fixed = _without_rotation(other, al, n_heads)
     X, Y = [], []
     for name in tensor_names(n_layers(ref)):
         weight = 1.0 / np.sqrt(ref[name].size)
-        if name == "W_E" or name.endswith(("W_O", "W_out")):  # written as W R
+        if _writes_stream(name):
             X.append(weight * fixed[name])
             Y.append(weight * ref[name])
-        else:  # read as R^T W
+        else:
             X.append(weight * fixed[name].T)
             Y.append(weight * ref[name].T)
     R, _ = scipy.linalg.orthogonal_procrustes(np.vstack(X), np.vstack(Y))
@@ -247,8 +258,8 @@ def refine_rotation(ref: Weights, other: Weights, al: Alignment, n_heads: int, s
     import torch
 
     names = tensor_names(n_layers(ref))
-    fixed = apply(other, Alignment(np.eye(al.R.shape[0]), al.head_perm, al.A, al.B, al.neuron_perm, al.scale), n_heads)
-    reads = {n: not (n == "W_E" or n.endswith(("W_O", "W_out"))) for n in names}
+    fixed = _without_rotation(other, al, n_heads)
+    reads = {n: not _writes_stream(n) for n in names}
     F = {n: torch.from_numpy(fixed[n]) for n in names}
     T = {n: torch.from_numpy(ref[n]) for n in names}
     R0 = torch.from_numpy(al.R)
@@ -315,7 +326,7 @@ def align(
     for restart in range(restarts):
         R = R_inv if restart == 0 else R_inv @ random_rotation(d, rng, 0.3 * restart)
         al = Alignment(R)
-        last = np.inf
+        last, mse = np.inf, None
         for _ in range(iterations):
             heads = [match_heads(ref, other, al.R, i, n_heads) for i in range(layers)]
             neurons = [match_neurons(ref, other, al.R, i) for i in range(layers)]
@@ -328,11 +339,14 @@ def align(
                 [n[1] for n in neurons],
             )
             al.R = fit_rotation(ref, other, al, n_heads)
-            total = sum(tensor_mse(ref, apply(other, al, n_heads)).values())
+            mse = tensor_mse(ref, apply(other, al, n_heads))
+            total = sum(mse.values())
             if total > last * (1 - 1e-10):
                 break
             last = total
-        found.append((max(tensor_mse(ref, apply(other, al, n_heads)).values()), al))
+        if mse is None:  # no iteration ran
+            mse = tensor_mse(ref, apply(other, al, n_heads))
+        found.append((max(mse.values()), al))
     before, al = min(found, key=lambda f: f[0])
     if refine_steps and before > 0:
         al.R = refine_rotation(ref, other, al, n_heads, refine_steps)
