@@ -13,6 +13,7 @@ and ``heldout`` (a disjoint batch of the same distribution).
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -51,3 +52,18 @@ def write_cache(path: str | os.PathLike[str], cache: Cache) -> None:
 def read_cache(path: str | os.PathLike[str]) -> Cache:
     with np.load(path) as data:
         return Cache(data["acts"], data["token"], data["position"], data["sequence"])
+
+
+def sites_of(keys: Sequence[Mapping[str, str]]) -> list[str]:
+    """The sites an extraction job's ``{"site", "split"}`` keys name, in order, once each."""
+    return list(dict.fromkeys(k["site"] for k in keys))
+
+
+def write_caches(
+    caches: Mapping[str, Mapping[str, Cache]],
+    keys: Sequence[Mapping[str, str]],
+    paths: Sequence[str | os.PathLike[str]],
+) -> None:
+    """Write ``caches[split][site]`` to the path of each key (keys and paths in the same order)."""
+    for key, path in zip(keys, paths, strict=True):
+        write_cache(path, caches[key["split"]][key["site"]])

@@ -13,9 +13,9 @@ rule extract_toy:
     input:
         toy_weights_input,
     output:
-        [acts_output(acts_file("toy", "{model}", site, split, "{checkpoint}")) for site in ARMS["toy"]["sites"] for split in ("fit", "heldout")],
+        extraction_outputs("toy", ARMS["toy"]["sites"]),
     params:
-        caches=[{"site": site, "split": split} for site in ARMS["toy"]["sites"] for split in ("fit", "heldout")],
+        caches=cache_keys(ARMS["toy"]["sites"]),
         analysis={"n": CFG.task.analysis_n, "seed": CFG.task.analysis_seed},
         heldout={"n": CFG.audit.heldout_n, "seed": CFG.audit.heldout_seed},
     log:

@@ -139,9 +139,15 @@ def acts_file(arm, model, site, split, checkpoint=None):
     return RESULTS / arm / "acts" / model / (checkpoint or ARMS[arm]["checkpoint"]) / f"{site}.{split}.npz"
 
 
-def acts_output(path):
-    """An activation cache as extraction declares it (temp() where the config opts in)."""
-    return temp(path) if CFG.audit.temp_caches else path
+def cache_keys(sites):
+    """(site, split) of every cache one extraction job writes, in its outputs' order."""
+    return [{"site": site, "split": split} for site in sites for split in ("fit", "heldout")]
+
+
+def extraction_outputs(arm, sites):
+    """One extraction job's caches (temp() where the config opts in), in ``cache_keys`` order."""
+    paths = [acts_file(arm, "{model}", k["site"], k["split"], "{checkpoint}") for k in cache_keys(sites)]
+    return [temp(p) for p in paths] if CFG.audit.temp_caches else paths
 
 
 def sae_dir(arm, shared_init=False):

@@ -112,9 +112,9 @@ if NEOX is not None:
             analysis=rules.neox_corpus.output.analysis,
             weights=neox_model_file("{model}", "{checkpoint}") if NEOX.source == "family" else [],
         output:
-            [acts_output(acts_file("neox", "{model}", site, split, "{checkpoint}")) for site in NEOX_SITES for split in ("fit", "heldout")],
+            extraction_outputs("neox", NEOX_SITES),
         params:
-            caches=[{"site": site, "split": split} for site in NEOX_SITES for split in ("fit", "heldout")],
+            caches=cache_keys(NEOX_SITES),
             extract=CFG.params("neox.extract"),
             source=NEOX_SOURCE,
         log:

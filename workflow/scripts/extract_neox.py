@@ -20,15 +20,14 @@ def main(smk) -> None:
     model = source.load_model(source.ModelSource(**p.source), model_name, revision, p.extract["dtype"], device)
     with np.load(smk.input.analysis) as data:
         splits = {"fit": data["fit"], "heldout": data["heldout"]}
-    sites = list(dict.fromkeys(c["site"] for c in p.caches))
+    sites = activations.sites_of(p.caches)
     caches = {}
     for split, tokens in splits.items():
         if tokens.max() >= model.config.vocab_size:
             raise ValueError(f"token id {tokens.max()} is outside {model_name}'s vocabulary")
         desc = f"{model_name}@{revision} {split}"
         caches[split] = extract.extract(model, tokens, sites, p.extract["batch_size"], desc=desc)
-    for key, path in zip(p.caches, smk.output, strict=True):
-        activations.write_cache(path, caches[key["split"]][key["site"]])
+    activations.write_caches(caches, p.caches, smk.output)
 
 
 if __name__ == "__main__":

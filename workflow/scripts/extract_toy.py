@@ -14,10 +14,9 @@ def main(smk) -> None:
     model = train.load_weights(smk.input[0])
     fit = dyck.analysis_batch(p.analysis["n"], p.analysis["seed"])
     batches = {"fit": fit, "heldout": toy_extract.heldout_batch(fit, p.heldout["n"], p.heldout["seed"])}
-    sites = list(dict.fromkeys(c["site"] for c in p.caches))
+    sites = activations.sites_of(p.caches)
     caches = {split: toy_extract.toy_caches(model, batch, sites) for split, batch in batches.items()}
-    for key, path in zip(p.caches, smk.output, strict=True):
-        activations.write_cache(path, caches[key["split"]][key["site"]])
+    activations.write_caches(caches, p.caches, smk.output)
 
 
 if __name__ == "__main__":
