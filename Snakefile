@@ -42,6 +42,7 @@ rule all:
         rules.training_curves.output,
         rules.evaluate_toy.output,
         rules.bars.output,
+        rules.figure4.output,
         [audit_file(arm, "ev") for arm in ARMS],
         rules.figure1.output,
         rules.claims.output,

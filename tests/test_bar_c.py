@@ -54,3 +54,59 @@ def test_a_moved_copy_matches_through_the_head_permutation(model, batches):
     assert unit["causal_r_ig"] > 0.999 and unit["predictive_r_ig"] > 0.999
     by_index = causal.bar_units(model, as_model(moved).eval(), *batches, head_perm=None)
     assert [r["other_component"] for r in by_index["components"]] == causal.components(model)
+
+
+def test_length_buckets_give_the_unbucketed_effects(model, batches):
+    # each metric is a position-weighted mean of the buckets' metrics, so every effect and
+    # prediction is too: equal up to float32 summation order. Pr is a difference of two
+    # float32 losses of ~ln 40 + ln 9 + ln 2 = 6.5 nats, whose ulp is 4.8e-7: abs 1e-6
+    means = causal.mean_outputs(model, batches[0])
+    one = causal.measured_effects(model, means, batches[1], buckets=1)
+    three = causal.measured_effects(model, means, batches[1], buckets=3)
+    for name in one:
+        for key in one[name]:
+            assert three[name][key] == pytest.approx(one[name][key], rel=1e-4, abs=1e-6)
+    parts = causal.split_by_length(batches[1], 3)
+    assert sum(w for _, w in parts) == pytest.approx(1.0)
+    assert sum(len(b) for b, _ in parts) == len(batches[1])
+    # each part is cut after its longest sequence: its last column holds some token
+    assert all((b.tokens[:, -1] != dyck.PAD).any() for b, _ in parts)
+
+
+def test_compare_pairs_components_through_the_permutation():
+    comps = [f"L{i}.H{h}" for i in range(2) for h in range(4)] + ["L0.MLP", "L1.MLP"]
+    rng = np.random.default_rng(0)
+    measured = {c: {"C": float(rng.random()), "Pr": float(rng.random())} for c in comps}
+    perm = [[1, 0, 3, 2], [0, 1, 2, 3]]
+    partner = lambda c: c if "MLP" in c or c[1] == "1" else f"L0.H{perm[0][int(c[-1])]}"  # noqa: E731
+    # the reference predicts exactly what its partner measures
+    predicted = {
+        c: {"C_ig": measured[partner(c)]["C"], "Pr_ig": measured[partner(c)]["Pr"], "C_ap": 0.0, "Pr_ap": 1.0}
+        for c in comps
+    }
+    predicted["L0.H0"]["C_ap"] = 1.0
+    out = causal.compare(predicted, measured, perm)
+    assert out["causal_r_ig"] == pytest.approx(1.0) and out["predictive_r_ig"] == pytest.approx(1.0)
+    assert out["predictive_r_ap"] is None  # constant predictions: no correlation
+    assert causal.compare(predicted, measured, None)["causal_r_ig"] < 0.99
+
+
+def test_command_line(tmp_path, model):
+    import json
+    import subprocess
+    import sys
+
+    from safetensors.torch import save_file
+
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(tmp_path / "ref.safetensors"))
+    cli = [sys.executable, "-m", "polyrot.bars.causal", str(tmp_path / "ref.safetensors")]
+    proc = subprocess.run(
+        [*cli, str(tmp_path / "ref.safetensors"), "--mean-n", "32", "--eval-n", "8"], capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["causal_r_ig"] > 0.999 and out["predictive_r_ig"] > 0.999 and len(out["components"]) == 10
+    assert {"causal_r_ap", "predictive_r_ap", "head_perm"} <= set(out)
+    save_file({"x": torch.zeros(3)}, str(tmp_path / "bad.safetensors"))
+    proc = subprocess.run([*cli, str(tmp_path / "bad.safetensors")], capture_output=True, text=True)
+    assert proc.returncode == 2 and "is not a toy model" in proc.stderr

@@ -76,6 +76,12 @@ def test_impossible_values(raw):
     bad = copy.deepcopy(raw)
     del bad["bars"]
     refused(bad, "'bars' is a required property")
+    bad = copy.deepcopy(raw)
+    bad["bars"]["decoy"]["model"] = "A1"
+    refused(bad, "'bars.decoy.model'", "not a cohort anchor")
+    bad = copy.deepcopy(raw)
+    bad["bars"]["P"]["restarts"] = 0
+    refused(bad, "'bars.P.restarts'")
 
 
 def test_command_line_booleans(raw):

@@ -118,6 +118,10 @@ MUTATIONS: dict[str, Callable[[Raw, Path], None]] = {
     "audit.toy.sites": setter(("audit.toy.sites", ["resid_pre_0", "resid_mid_0", "resid_post_1", "resid_mid_1"])),
     "audit.toy.sae.expansions": setter(("audit.toy.sae.expansions", [2, 4])),
     "audit.toy.drift.model": setter(("audit.toy.drift.model", "A1")),
+    # (also the decoy: it stands in for a cohort anchor)
+    "cohorts.A.anchor": setter(("cohorts.A.anchor", 1), ("bars.decoy.model", "A1")),
+    # the decoy stands in for a cohort anchor
+    "bars.decoy.model": setter(("bars.decoy.model", "B100")),
     # (also drift.early: it must name one of the checkpoints)
     "audit.toy.drift.checkpoints": setter(
         ("audit.toy.drift.checkpoints", ["step000040"]), ("audit.toy.drift.early", "step000040")

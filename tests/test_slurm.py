@@ -59,7 +59,17 @@ def test_every_cluster_job_went_through_sbatch(cluster_run):
     started = set(re.findall(r"^rule \w+:\n(?:.*\n)*?\s+jobid: (\d+)", log, flags=re.M))
     assert submitted and started == set(submitted), "a non-local job ran without sbatch"
     local = _localrules(log)
-    assert local <= {"all", "python_docs", "audit_tables", "judge_claims", "claims", "bars", "benchmark_table"}, local
+    assert local <= {
+        "all",
+        "python_docs",
+        "audit_tables",
+        "judge_claims",
+        "claims",
+        "bars",
+        "benchmark_table",
+        "judge_bars_C_Pr",
+        "decoy_table",
+    }, local
     # SLURM knows every job (finished jobs stay in squeue for MinJobAge; no accounting here)
     ids = sorted(submitted.values(), key=int)
     seen = subprocess.run(

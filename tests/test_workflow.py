@@ -41,8 +41,41 @@ def test_bar_b_verdict(run, repo):
     assert record["study_code"]["mixture"] == {"training_2_48": 0.6, "compositional": 0.2, "long": 0.2}
     sha = __import__("hashlib").sha256((repo / "preregistration.md").read_bytes()).hexdigest()
     assert record["preregistration"]["sha256"] == sha and record["n_samples"] == 128
+    # the decoy's units are judged beside the bar, never in it
+    assert sorted(u["unit"] for u in record["decoy"]["units"]) == ["cross:A0-decoy|A0", "within:A0-decoy"]
+    assert record["decoy"]["of"] == "A0" and record["n_units"] == 6
     summary = pd.read_csv(run / "results/bars/summary.tsv", sep="\t", comment="#")
-    assert summary["claim"].tolist() == ["bar_B"]
+    assert summary["claim"].tolist() == ["bar_B", "bar_P", "bar_C", "bar_Pr"]
+
+
+def test_bars_p_c_pr_verdicts(run):
+    bars = {b: json.loads((run / f"results/bars/{b}.json").read_text()) for b in ("P", "C", "Pr")}
+    units = ["within:A0", "within:A1", "cross:A1|A0", "within:B100", "within:B101", "cross:B101|B100"]
+    for bar, record in bars.items():
+        assert [u["unit"] for u in record["units"]] == units, bar
+        assert [u["unit"] for u in record["decoy"]["units"]] == ["within:A0-decoy", "cross:A0-decoy|A0"]
+        assert record["verdict"] in ("PASS", "FAIL") and len(record["preregistration"]["amendments"]) >= 5
+    p = {u["unit"]: u for u in bars["P"]["units"] + bars["P"]["decoy"]["units"]}
+    # within-seed, a model aligned to itself: zero to float precision
+    assert all(u["value"] < 1e-20 for k, u in p.items() if k.startswith("within"))
+    assert all(
+        len(u["tensors"]) == 16 and sorted(map(sorted, u["head_perm"])) == [[0, 1, 2, 3]] * 2 for u in p.values()
+    )
+    # the decoy differs from its model in W_U_depth alone
+    assert p["cross:A0-decoy|A0"]["worst_tensor"] == "W_U_depth"
+    for bar in ("C", "Pr"):
+        units = {u["unit"]: u for u in bars[bar]["units"]}
+        # within-seed, IG predicts the ablation by completeness
+        assert all(u["value"] > 0.99 for k, u in units.items() if k.startswith("within")), bar
+        assert units["cross:A1|A0"]["head_perm"] == p["cross:A1|A0"]["head_perm"]
+        assert all(len(u["components"]) == 10 and "r_attribution_patching" in u for u in units.values())
+    decoy = pd.read_csv(run / "results/bars/decoy.tsv", sep="\t", comment="#")
+    assert decoy["bar"].tolist() == ["B", "P", "C", "Pr", "any"]
+    assert decoy["separates"].iloc[-1] == decoy["separates"].iloc[:-1].max()
+    claim = json.loads((run / "results/claims/decoy_fails_a_bar.json").read_text())
+    assert claim["hypothesis"] == "H6" and claim["units"][0]["value"] == decoy["separates"].iloc[-1]
+    for ext in ("png", "pdf"):
+        assert (run / f"results/figures/figure4.{ext}").stat().st_size > 10_000
 
 
 def test_cohort_a_io_is_frozen_to_the_anchor(run):
@@ -63,6 +96,14 @@ def test_strict_gate_fails_and_keeps_the_verdict(run):
     assert proc.returncode != 0 and "strict_bars=true" in proc.stdout + proc.stderr
     assert (run / "results/bars/B.json").exists()
     assert snakemake(run, "bar_B", "--cores", "1", "--configfile", "config/test.yaml").returncode == 0
+    # the `bars` gate judges all four and fails on any FAIL
+    proc = snakemake(
+        run, "bars", "--cores", "1", "--configfile", "config/test.yaml", "--config", "strict_bars=true", check=False
+    )
+    assert proc.returncode != 0 and "failing bar_B" in proc.stdout + proc.stderr
+    # the verdicts stay; the failed gate's summary is written again by a run that is not strict
+    assert all((run / f"results/bars/{b}.json").exists() for b in ("B", "P", "C", "Pr"))
+    assert snakemake(run, "bars", "--cores", "1", "--configfile", "config/test.yaml").returncode == 0
 
 
 def test_nothing_left_to_do(run):
@@ -170,14 +211,14 @@ def test_audit_outputs(run):
     assert abs(abs(meta["det"]) - 1) < 1e-9 and R.shape == (meta["d"], meta["d"])
     assert abs(meta["frobenius_to_identity"] - float(np.linalg.norm(R - np.eye(64)))) < 1e-9
     claims = pd.read_csv(res / "claims/summary.tsv", sep="\t", comment="#")
-    assert len(claims) == 14 and set(claims["verdict"]) <= {"PASS", "FAIL"}
+    assert len(claims) == 15 and set(claims["verdict"]) <= {"PASS", "FAIL"}
     record = json.loads((res / "claims/audit_naive_ev_negative.json").read_text())
     neox_sites = cfg["audit"]["neox"]["sites"]
     # internal sites only: two toy pairs and one GPT-NeoX pair
     assert record["n_units"] == 2 * (len(sites) - 1) + (len(neox_sites) - 1)
     assert {u["arm"] for u in record["units"]} == {"toy", "neox"}
     assert record["preregistration"]["amendments"][0]["date"] == "2026-11-26"
-    assert "sae_loss" in record["preregistration"]["amendments"][-1]["changes"]
+    assert any("sae_loss" in a["changes"] for a in record["preregistration"]["amendments"])
     for name in ("figure1", "decoder_cosine"):
         assert (res / f"figures/{name}.png").stat().st_size > 10_000
 

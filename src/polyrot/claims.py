@@ -1,9 +1,10 @@
 """Turning a preregistered claim into judged units: which table, which column, which rows.
 
-A claim in preregistration.md names ``table`` (``ev``, ``decoder_cosine`` or ``firing``),
-``column``, optionally ``sites: internal`` (every audited site but the first, the
-embedding; only for per-arm tables) and ``where`` (equalities on other columns, e.g. ``{frame: raw}``), plus the
-comparison and threshold that ``bars.gate`` applies to every selected row.
+A claim in preregistration.md names ``table`` (a per-arm audit, Haar or drift table, or an
+arm-free one: ``haar_power``, ``decoy``), ``column``, optionally ``sites: internal`` (every
+audited site but the first, the embedding; only for per-arm tables) and ``where``
+(equalities on other columns, e.g. ``{frame: raw}``), plus the comparison and threshold
+that ``verdicts`` applies to every selected row.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 import pandas as pd
 
 KEY_COLUMNS = (
+    "bar",
     "cohort",
     "anchor",
     "other",

@@ -122,6 +122,12 @@ def _cross_field_problems(raw: dict[str, Any]) -> list[str]:
             f"config key 'train.checkpoint_every' ({train['checkpoint_every']}) exceeds 'train.steps' ({train['steps']})"
         )
     toy_models = [f"{name}{seed}" for name, c in raw["cohorts"].items() for seed in c["seeds"]]
+    anchors = [f"{name}{c['anchor']}" for name, c in raw["cohorts"].items()]
+    if raw["bars"]["decoy"]["model"] not in anchors:
+        out.append(
+            f"config key 'bars.decoy.model' ({raw['bars']['decoy']['model']!r}) is not a cohort anchor "
+            f"(anchors: {anchors}); the decoy stands in for an anchor, as in the paper"
+        )
     drift = raw["audit"]["toy"].get("drift")
     if drift is not None:
         out += _drift_problems("toy", drift, toy_models)

@@ -252,3 +252,61 @@ def drift_figure(drift: pd.DataFrame, convention: str = "centred", ylim: tuple[f
         ax_r.legend(fontsize=7)
     fig.tight_layout()
     return fig
+
+
+BAR_FLOOR = 1e-16
+"""Where a "<" bar's value is 0 (Bar P within-seed), Figure 4 draws it at this floor."""
+
+
+def _units_of(record: Mapping) -> list[tuple[str, dict]]:
+    """(group, unit) for every unit of a verdict: within, cross, then the decoy's."""
+    out = [(kind, u) for kind in ("within", "cross") for u in record["units"] if u["kind"] == kind]
+    return out + [("decoy", u) for u in record.get("decoy", {}).get("units", [])]
+
+
+def figure4(records: Mapping[str, Mapping], scatter: Mapping[str, str]) -> Figure:
+    """The four bars: every unit's statistic against its threshold (log axis for B and P,
+    with 95% intervals where they exist; Pearson r for C and Pr, attribution patching as
+    hollow markers beside IG), then predicted against measured causal effects (C) for the
+    units named in ``scatter`` (title -> unit id of the C verdict)."""
+    colours = {"within": "#1f77b4", "cross": "#ff7f0e", "decoy": "#d62728"}
+    fig, axes = plt.subplots(2, 3, figsize=(15, 8.5))
+    for ax, bar in zip(axes.flat[:4], ("B", "P", "C", "Pr"), strict=True):
+        rec = records[bar]
+        units = _units_of(rec)
+        x = np.arange(len(units))
+        log = rec["comparison"] == "<"
+        for i, (group, u) in enumerate(units):
+            v = u["value"]
+            shown = max(v, BAR_FLOOR) if log else v
+            ax.plot(i, shown, "o", color=colours[group], label=group)
+            if u.get("ci95") is not None:
+                lo, hi = u["ci95"]
+                ax.plot([i, i], [max(lo, BAR_FLOOR) if log else lo, hi], "-", color=colours[group], lw=1.5)
+            if u.get("r_attribution_patching") is not None:
+                ax.plot(i + 0.25, u["r_attribution_patching"], "o", mfc="none", color=colours[group])
+        if any(u.get("r_attribution_patching") is not None for _, u in units):
+            ax.plot([], [], "o", mfc="none", color="grey", label="attribution patching (not judged)")
+        ax.axhline(rec["threshold"], ls="--", color="k", lw=1)
+        if log:
+            ax.set_yscale("log")
+        ax.set_xticks(x, [u["unit"].split(":", 1)[1] for _, u in units], rotation=60, ha="right", fontsize=7)
+        ax.set_title(f"Bar {bar} ({rec['name']}): {rec['verdict']}  [{rec['comparison']} {rec['threshold']:g}]")
+        handles, labels = ax.get_legend_handles_labels()
+        unique = dict(zip(labels, handles, strict=True))
+        ax.legend(unique.values(), unique.keys(), fontsize=7)
+    axes.flat[1].text(0.01, 0.01, f"0 drawn at {BAR_FLOOR:g}", transform=axes.flat[1].transAxes, fontsize=7)
+    c_units = {u["unit"]: u for _, u in _units_of(records["C"])}
+    for ax, (title, unit_id) in zip(axes.flat[4:], scatter.items(), strict=False):
+        rows = pd.DataFrame(c_units[unit_id]["components"])
+        ax.plot(rows["measured_C"], rows["C_ig"], "o", label=f"IG (r = {c_units[unit_id]['value']:.3f})")
+        r_ap = c_units[unit_id]["r_attribution_patching"]
+        ax.plot(rows["measured_C"], rows["C_ap"], "s", mfc="none", label=f"attribution patching (r = {r_ap:.3f})")
+        lim = [0, float(max(rows["measured_C"].max(), rows["C_ig"].max(), rows["C_ap"].max())) * 1.05]
+        ax.plot(lim, lim, "k:", lw=1)
+        ax.set_xlabel("measured: KL(clean || mean-ablated), nats")
+        ax.set_ylabel("predicted by the reference")
+        ax.set_title(f"{title}: {unit_id}", fontsize=9)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig

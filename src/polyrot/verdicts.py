@@ -1,6 +1,6 @@
 """Judging a bar's units against the preregistered threshold, writing and gating verdicts.
 
-Every bar (B now; P, C and Pr later) produces a list of *units* — each a dict with at least
+Every bar (B, P, C, Pr) and every claim produces a list of *units* — each a dict with at least
 ``value`` and optionally ``ci95`` — and calls ``write_verdict``. ``check`` reads verdict
 files back and decides the exit status of a gate target.
 """
@@ -46,7 +46,9 @@ def judge_units(units: list[dict[str, Any]], spec: dict[str, Any]) -> dict[str, 
         raise ValueError("a bar needs at least one unit to judge")
     for u in units:
         u.update(judge_value(u["value"], spec, u.get("ci95")))
-    worst = max(units, key=lambda u: u["value"]) if spec["comparison"] == "<" else min(units, key=lambda u: u["value"])
+    sign = 1.0 if spec["comparison"] == "<" else -1.0
+    # a value that is not finite (an undefined correlation) is the worst
+    worst = max(units, key=lambda u: sign * u["value"] if math.isfinite(u["value"]) else math.inf)
     failing = [u for u in units if u["verdict"] == "FAIL"]
     return {
         "verdict": "FAIL" if failing else "PASS",
@@ -70,11 +72,28 @@ def write_verdict(
     inputs: Iterable[str | Path],
     extra: dict[str, Any] | None = None,
     kind: str = "bar",
+    decoy: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Judge ``units`` against bar (``kind="bar"``) or claim (``kind="claim"``) ``name`` of
-    ``prereg`` and write the verdict JSON atomically."""
+    ``prereg`` and write the verdict JSON atomically.
+
+    ``decoy`` (``model``, ``of``, ``units``): the decoy's units, judged against the same
+    threshold and recorded under ``decoy`` with their own verdict; they never enter the
+    bar's verdict, which is about the real models."""
     spec = prereg.bar(name) if kind == "bar" else prereg.claim(name)
     summary = judge_units(units, spec)
+    if decoy is not None:
+        judged = judge_units(decoy["units"], spec)
+        extra = {
+            **(extra or {}),
+            "decoy": {
+                "model": decoy["model"],
+                "of": decoy["of"],
+                "note": "judged against the bar's threshold; not part of the bar's verdict",
+                **judged,
+                "units": decoy["units"],
+            },
+        }
     record = {
         "claim": f"bar_{name}" if kind == "bar" else name,
         "kind": kind,
@@ -107,6 +126,9 @@ def describe(record: dict[str, Any]) -> str:
         f"{record['threshold']:.4g}?{'' if ratio is None else f' ratio {ratio:.3g}'}  "
         f"({record['n_failing']}/{record['n_units']} units failing{', ' + ', '.join(flags) if flags else ''})"
     )
+    if "decoy" in record:
+        d = record["decoy"]
+        line += f"\n    decoy {d['model']} (of {d['of']}): {d['verdict']}  worst value {d['value']:.4g}"
     if "study_code" in record:
         line += (
             f"\n    as the study's code computes it (not judged): worst value {record['study_code']['worst_value']:.4g}"

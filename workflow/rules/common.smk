@@ -50,8 +50,17 @@ ARMS = {arm: _arm_spec(arm) for arm in CFG.arms}
 DRIFT_ARMS = [arm for arm, spec in ARMS.items() if spec["drift"] is not None]
 # Claims registered in preregistration.md (by amendment), all judged by `judge_claims`.
 AUDIT_CLAIMS = sorted(PREREG.effective.get("claims", {}))
-# Bars that exist so far; P, C and Pr plug in here with their own judge rule.
-BARS = ["B"]
+# The four bars (SPEC §8), each judged by its own rule into verdict_file("bars", bar).
+BARS = ["B", "P", "C", "Pr"]
+# The decoy every bar judges beside the real models, and the model it stands in for.
+DECOY_OF = CFG.bars.decoy.model
+DECOY = f"{DECOY_OF}-decoy"
+# Each non-anchor toy model's cross-seed reference in every bar: its cohort's anchor; the
+# decoy's: the model it is made from.
+BAR_REFERENCES = {
+    **{m: c.anchor_model for c in CFG.cohorts.values() for m in c.models if m != c.anchor_model},
+    DECOY: DECOY_OF,
+}
 SHARED_IO_ANCHORS = {c.anchor_model for c in CFG.cohorts.values() if c.shared_io}
 
 
@@ -111,6 +120,20 @@ def toy_weights_input(wildcards):
     if wildcards.checkpoint in ("best", "final"):
         return toy_model_file(wildcards.model, wildcards.checkpoint)
     return toy_checkpoint_file(wildcards.model, wildcards.checkpoint)
+
+
+def decoy_file():
+    return RESULTS / "toy" / "decoy" / DECOY / CFG.bars.checkpoint / "model.safetensors"
+
+
+def bar_model_file(model):
+    """The weights every bar judges for ``model`` (a toy model or the decoy)."""
+    return decoy_file() if model == DECOY else toy_model_file(model, CFG.bars.checkpoint)
+
+
+def causal_effects_file(model):
+    """Bars C and Pr: one model's predicted and measured component effects."""
+    return RESULTS / "bars" / "causal" / f"{model}.json"
 
 
 def toy_meta_file(model, checkpoint):
@@ -192,6 +215,10 @@ def verdict_file(kind, name):
     return RESULTS / kind / (f"{name}.json" if name != "summary" else "summary.tsv")
 
 
+def decoy_table_file():
+    return RESULTS / "bars" / "decoy.tsv"
+
+
 def figure_files(name):
     return {ext: RESULTS / "figures" / f"{name}.{ext}" for ext in ("png", "pdf")}
 
@@ -255,12 +282,14 @@ CLAIM_TABLES = (
     ]
     + [{"arm": arm, "table": "drift", "path": str(drift_file(arm))} for arm in DRIFT_ARMS]
     + [{"arm": "all", "table": "haar_power", "path": str(haar_file("all", "power"))}]
+    + [{"arm": "all", "table": "decoy", "path": str(decoy_table_file())}]
 )
 
 
 def benchmark_inputs():
     """Every `benchmark:` record the default target produces."""
     files = [benchmark_file("train_toy", m) for m in CFG.models]
+    files += [benchmark_file("judge_bar_P", "all")] + [benchmark_file("causal_effects", m) for m in CFG.models + [DECOY]]
     files += [
         benchmark_file("extract_toy", m, c) for m in CFG.models for c in [CFG.audit.checkpoint] + drift_checkpoints("toy", m)
     ]

@@ -33,3 +33,27 @@ rule figure1:
         CONDA_ENV
     script:
         "../scripts/figure1.py"
+
+
+rule figure4:
+    input:
+        [verdict_file("bars", bar) for bar in BARS],
+    output:
+        **figure_files("figure4"),
+    params:
+        bars=BARS,
+        # the IG vs attribution-patching scatters: the decoy's model within-seed, and its
+        # cohort's first other model against it (the decoy if the cohort has no other)
+        scatter={
+            "within-seed": f"within:{DECOY_OF}",
+            "cross-seed": next(
+                (f"cross:{m}|{r}" for m, r in BAR_REFERENCES.items() if r == DECOY_OF and m != DECOY),
+                f"cross:{DECOY}|{DECOY_OF}",
+            ),
+        },
+    log:
+        log_file("figure4"),
+    conda:
+        CONDA_ENV
+    script:
+        "../scripts/figure4.py"

@@ -14,7 +14,8 @@ def main(smk) -> None:
     reg = prereg.load(*smk.input.prereg)
     spec = reg.bar("B")
     device = train.resolve_device(p.device)
-    models = {m: train.load_weights(path, device).eval() for m, path in zip(p.models, smk.input.models, strict=True)}
+    paths = dict(zip(p.models, smk.input.models, strict=True)) | {p.decoy["model"]: smk.input.decoy}
+    models = {m: train.load_weights(path, device).eval() for m, path in paths.items()}
     b = p.bar
     task = config.TaskConfig.from_dict(p.task)
     args = (
@@ -27,13 +28,14 @@ def main(smk) -> None:
         float(spec["epsilon"]),
         device,
     )
-    units = behavioural.bar_b_units(*args)
+    all_units = behavioural.bar_b_units(*args)
     # The study code's sampling mix and smoothing, reported beside the registered statistic
     # (each unit's "study_code" entry); the verdict judges only the registered one.
     study = {u["unit"]: u for u in behavioural.bar_b_units(*args, mixture="study_code", smoothing="study_code")}
-    for u in units:
+    for u in all_units:
         s = study[u["unit"]]
         u["study_code"] = {k: s[k] for k in ("value", "ci95", "per_head", "n_sequences", "n_positions")}
+    units = [u for u in all_units if u["model"] != p.decoy["model"]]
     record = verdicts.write_verdict(
         smk.output[0],
         "B",
@@ -43,8 +45,8 @@ def main(smk) -> None:
         smk.input,
         extra={
             "n_samples": b["n_samples"],
-            "checkpoint": b["checkpoint"],
-            "models": list(models),
+            "checkpoint": p.checkpoint,
+            "models": list(p.models),
             "epsilon": spec["epsilon"],
             "study_code": {
                 "note": "not judged: Bar B as the study's code computes it, beside each unit's registered value",
@@ -53,6 +55,7 @@ def main(smk) -> None:
                 "worst_value": max(u["study_code"]["value"] for u in units),
             },
         },
+        decoy={**p.decoy, "units": [u for u in all_units if u["model"] == p.decoy["model"]]},
     )
     with open(smk.log[0], "w") as fh:
         fh.write(verdicts.describe(record) + "\n")

@@ -361,6 +361,19 @@ def align(
     )
 
 
+def unit(ref: str, model: str, result: Result) -> dict[str, Any]:
+    """One judged unit of Bar P: ``model`` aligned to ``ref`` (within-seed when equal)."""
+    kind = "within" if ref == model else "cross"
+    return {
+        "unit": f"{kind}:{model}" if kind == "within" else f"{kind}:{model}|{ref}",
+        "kind": kind,
+        "model": model,
+        "reference": None if kind == "within" else ref,
+        "value": result.max_tensor_mse,
+        **{k: v for k, v in result.summary().items() if k != "max_tensor_mse"},
+    }
+
+
 def load_toy(path: str | Path) -> tuple[Weights, int]:
     """A saved toy model's folded weights and its number of heads; ``ValueError`` if the
     file is not a toy model."""

@@ -1,0 +1,38 @@
+"""Judge Bar P (within-seed, cross-seed and the decoy) and write results/bars/P.json."""
+
+from polyrot import config, prereg, verdicts
+from polyrot.bars import parametric
+from polyrot.scripting import run_script
+
+
+def main(smk) -> None:
+    p = smk.params
+    reg = prereg.load(*smk.input.prereg)
+    paths = dict(zip(p.models, smk.input.models, strict=True)) | {p.decoy["model"]: smk.input.decoy}
+    weights = {m: parametric.load_toy(path) for m, path in paths.items()}
+    units, lines = [], []
+    for model in paths:
+        # within-seed (against itself), then cross-seed against its reference where it has one
+        for ref in [model] + ([p.references[model]] if model in p.references else []):
+            (ref_w, n_heads), (other_w, _) = weights[ref], weights[model]
+            units.append(parametric.unit(ref, model, parametric.align(ref_w, other_w, n_heads, **p.bar)))
+            lines.append(
+                f"{units[-1]['unit']}: max tensor MSE {units[-1]['value']:.4g} in {units[-1]['seconds']:.1f} s"
+            )
+    decoy = [u for u in units if u["model"] == p.decoy["model"]]
+    record = verdicts.write_verdict(
+        smk.output[0],
+        "P",
+        [u for u in units if u["model"] != p.decoy["model"]],
+        reg,
+        config.stable_hash(dict(p.items())),
+        smk.input,
+        extra={"checkpoint": p.checkpoint, "search": p.bar},
+        decoy={**p.decoy, "units": decoy},
+    )
+    with open(smk.log[0], "w") as fh:
+        fh.write("\n".join(lines) + "\n" + verdicts.describe(record) + "\n")
+
+
+if __name__ == "__main__":
+    run_script(main, snakemake)  # noqa: F821
