@@ -287,6 +287,11 @@ def refine_rotation(ref: Weights, other: Weights, al: Alignment, n_heads: int, s
     return best_R
 
 
+EXACT = 1e-24
+"""A max per-tensor MSE below this is zero to float64 precision (weights of size ~0.1 to 1,
+squared errors of ~1e-32 per entry): the search stops there."""
+
+
 @dataclass
 class Result:
     max_tensor_mse: float
@@ -347,8 +352,10 @@ def align(
         if mse is None:  # no iteration ran
             mse = tensor_mse(ref, apply(other, al, n_heads))
         found.append((max(mse.values()), al))
+        if found[-1][0] < EXACT:  # no restart can do better (a model against itself)
+            break
     before, al = min(found, key=lambda f: f[0])
-    if refine_steps and before > 0:
+    if refine_steps and before >= EXACT:
         al.R = refine_rotation(ref, other, al, n_heads, refine_steps)
     tensors = tensor_mse(ref, apply(other, al, n_heads))
     return Result(
