@@ -9,6 +9,7 @@ fixed buffer in the first 6 residual dimensions.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -133,6 +134,9 @@ class ToyTransformer(nn.Module):
         self.W_U_tok = nn.Parameter(torch.empty(cfg.d_model, dyck.HEAD_CLASSES["tok"]))
         self.W_U_depth = nn.Parameter(torch.empty(cfg.d_model, dyck.HEAD_CLASSES["depth"]))
         self.W_U_valid = nn.Parameter(torch.empty(cfg.d_model, dyck.HEAD_CLASSES["valid"]))
+        self.edits: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {}
+        """Residual site -> a function that replaces the stream there (steering installs and
+        removes these; see ``polyrot.steering``). Empty: the model's own function."""
 
     @torch.no_grad()
     def init_weights(self, generator: torch.Generator) -> ToyTransformer:
@@ -160,19 +164,24 @@ class ToyTransformer(nn.Module):
                 cache[name] = value
             return stop_at == name
 
+        def edit(name: str, value: torch.Tensor) -> torch.Tensor:
+            return self.edits[name](value) if name in self.edits else value
+
         for i, block in enumerate(self.blocks):
+            x = edit(f"resid_pre_{i}", x)
             if save(f"resid_pre_{i}", x):
                 return {}
-            x = x + block.attention(block.ln1(x))
+            x = edit(f"resid_mid_{i}", x + block.attention(block.ln1(x)))
             if save(f"resid_mid_{i}", x):
                 return {}
             pre = block.ln2(x) @ block.W_in
             post = F.relu(pre)
             if save(f"mlp_pre_{i}", pre) or save(f"mlp_post_{i}", post):
                 return {}
-            x = x + post @ block.W_out
+            x = edit(f"resid_post_{i}", x + post @ block.W_out)
             if save(f"resid_post_{i}", x):
                 return {}
+        x = edit(f"resid_pre_{len(self.blocks)}", x)
         if save(f"resid_pre_{len(self.blocks)}", x):
             return {}
         y = self.ln_final(x)
