@@ -289,3 +289,22 @@ def test_each_seed_has_its_own_data_order():
     assert a.shape == (5, 4) and a.max() < 10_000 - 16
     np.testing.assert_array_equal(a, family.batch_starts(10_000, 16, 4, 5, seed=1))
     assert not np.array_equal(a, family.batch_starts(10_000, 16, 4, 5, seed=2))
+
+
+def test_a_steering_hook_adds_alpha_v_to_one_layers_output_and_is_removed(model, tokens):
+    from polyrot import steering
+
+    ids = torch.as_tensor(tokens)
+    v = steering.SteeringVector("test", "resid_post_0", np.linspace(-1, 1, 16), sign=-1.0)
+    with torch.no_grad():
+        clean = extract.extract(model, tokens, ["resid_post_0", "resid_post_1"], batch_size=5, progress=False)
+        with v.apply(model, 0.5):
+            steered = extract.extract(model, tokens, ["resid_post_0", "resid_post_1"], batch_size=5, progress=False)
+        after = model(input_ids=ids).logits
+        before = model(input_ids=ids).logits
+    np.testing.assert_allclose(steered["resid_post_0"].acts, clean["resid_post_0"].acts - 0.5 * v.vector, atol=1e-6)
+    assert not np.allclose(steered["resid_post_1"].acts, clean["resid_post_1"].acts, atol=1e-4)
+    assert torch.equal(after, before)  # the hook is gone
+    with pytest.raises(ValueError, match="layer's output"):
+        with steering.SteeringVector("x", "resid_pre_0", np.zeros(16)).apply(model, 1.0):
+            pass

@@ -99,10 +99,32 @@ class SteeringVector:
 
     @contextmanager
     def apply(self, model: torch.nn.Module, alpha: float) -> Iterator[torch.nn.Module]:
-        """Add ``sign * alpha * vector`` at every position of ``site`` while inside."""
+        """Add ``sign * alpha * vector`` at every position of ``site`` while inside.
+
+        Toy models: through ``ToyTransformer.edits``. GPT-NeoX models (``resid_post_<i>``,
+        the output of layer i): a forward hook on ``gpt_neox.layers[i]``, removed on exit."""
+        param = next(model.parameters())
+        delta = torch.as_tensor(self.sign * alpha * self.vector, dtype=param.dtype, device=param.device)
+        if hasattr(model, "gpt_neox"):
+            from polyrot.neox.extract import hidden_state_index
+
+            layer = hidden_state_index(self.site)
+            if layer == 0:
+                raise ValueError("GPT-NeoX steering acts on a layer's output (resid_post_<i>), not the embedding")
+
+            def hook(_module, _inputs, output):
+                if isinstance(output, tuple):
+                    return (output[0] + delta, *output[1:])
+                return output + delta
+
+            handle = model.gpt_neox.layers[layer - 1].register_forward_hook(hook)
+            try:
+                yield model
+            finally:
+                handle.remove()
+            return
         if self.site in model.edits:
             raise RuntimeError(f"{self.site} is already steered")
-        delta = torch.as_tensor(self.sign * alpha * self.vector, dtype=model.W_E.dtype, device=model.W_E.device)
         model.edits[self.site] = lambda x: x + delta
         try:
             yield model
