@@ -27,8 +27,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
+from polyrot.bars.behavioural import mean_kl
 from polyrot.toy import dyck
 
 OPENERS = (3, 5, 7)
@@ -156,20 +156,7 @@ def effects(
     clean = model(tokens)
     with vector.apply(model, alpha):
         steered = model(tokens)
-    mask = torch.from_numpy(batch.mask)
-    kl = np.mean(
-        [
-            float(
-                F.kl_div(
-                    F.log_softmax(steered[h][mask].double(), -1),
-                    F.log_softmax(clean[h][mask].double(), -1),
-                    log_target=True,
-                    reduction="batchmean",
-                )
-            )
-            for h in dyck.HEADS
-        ]
-    )
+    kl = mean_kl(clean, steered, torch.from_numpy(batch.mask))
     target = torch.from_numpy(spec.target(batch))
     labels = torch.from_numpy(batch.labels()[spec.head])[target]
     acc = lambda logits: float((logits[spec.head][target].argmax(-1) == labels).double().mean())  # noqa: E731

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -72,28 +72,29 @@ def write_verdict(
     inputs: Iterable[str | Path],
     extra: dict[str, Any] | None = None,
     kind: str = "bar",
-    decoy: dict[str, Any] | None = None,
+    decoy: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """Judge ``units`` against bar (``kind="bar"``) or claim (``kind="claim"``) ``name`` of
     ``prereg`` and write the verdict JSON atomically.
 
-    ``decoy`` (``model``, ``of``, ``units``): the decoy's units, judged against the same
-    threshold and recorded under ``decoy`` with their own verdict; they never enter the
-    bar's verdict, which is about the real models."""
+    ``decoy`` (``model``, ``of``): the units whose ``model`` is the decoy are judged
+    against the same threshold and recorded under ``decoy`` with their own verdict; they
+    never enter the bar's verdict, which is about the real models."""
     spec = prereg.bar(name) if kind == "bar" else prereg.claim(name)
-    summary = judge_units(units, spec)
     if decoy is not None:
-        judged = judge_units(decoy["units"], spec)
+        decoy_units = [u for u in units if u["model"] == decoy["model"]]
+        units = [u for u in units if u["model"] != decoy["model"]]
         extra = {
             **(extra or {}),
             "decoy": {
                 "model": decoy["model"],
                 "of": decoy["of"],
                 "note": "judged against the bar's threshold; not part of the bar's verdict",
-                **judged,
-                "units": decoy["units"],
+                **judge_units(decoy_units, spec),
+                "units": decoy_units,
             },
         }
+    summary = judge_units(units, spec)
     record = {
         "claim": f"bar_{name}" if kind == "bar" else name,
         "kind": kind,

@@ -28,7 +28,7 @@ rule judge_bar_B:
     params:
         models=CFG.models,
         references=BAR_REFERENCES,
-        decoy={"model": DECOY, "of": DECOY_OF},
+        decoy=DECOY_PARAMS,
         checkpoint=CFG.bars.checkpoint,
         bar=CFG.params("bars.B"),
         task=CFG.params("task"),
@@ -54,7 +54,7 @@ rule judge_bar_P:
     params:
         models=CFG.models,
         references=BAR_REFERENCES,
-        decoy={"model": DECOY, "of": DECOY_OF},
+        decoy=DECOY_PARAMS,
         checkpoint=CFG.bars.checkpoint,
         bar=CFG.params("bars.P"),
     log:
@@ -106,7 +106,7 @@ rule judge_bars_C_Pr:
     params:
         models=CFG.models,
         references=BAR_REFERENCES,
-        decoy={"model": DECOY, "of": DECOY_OF},
+        decoy=DECOY_PARAMS,
         checkpoint=CFG.bars.checkpoint,
         causal=CFG.params("bars.causal"),
     log:

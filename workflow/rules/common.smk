@@ -55,6 +55,8 @@ BARS = ["B", "P", "C", "Pr"]
 # The decoy every bar judges beside the real models, and the model it stands in for.
 DECOY_OF = CFG.bars.decoy.model
 DECOY = f"{DECOY_OF}-decoy"
+# what every bar's judge receives about the decoy (params)
+DECOY_PARAMS = {"model": DECOY, "of": DECOY_OF}
 # Each non-anchor toy model's cross-seed reference in every bar: its cohort's anchor; the
 # decoy's: the model it is made from.
 BAR_REFERENCES = {

@@ -28,14 +28,13 @@ def main(smk) -> None:
         float(spec["epsilon"]),
         device,
     )
-    all_units = behavioural.bar_b_units(*args)
+    units = behavioural.bar_b_units(*args)
     # The study code's sampling mix and smoothing, reported beside the registered statistic
     # (each unit's "study_code" entry); the verdict judges only the registered one.
     study = {u["unit"]: u for u in behavioural.bar_b_units(*args, mixture="study_code", smoothing="study_code")}
-    for u in all_units:
+    for u in units:
         s = study[u["unit"]]
         u["study_code"] = {k: s[k] for k in ("value", "ci95", "per_head", "n_sequences", "n_positions")}
-    units = [u for u in all_units if u["model"] != p.decoy["model"]]
     record = verdicts.write_verdict(
         smk.output[0],
         "B",
@@ -52,10 +51,10 @@ def main(smk) -> None:
                 "note": "not judged: Bar B as the study's code computes it, beside each unit's registered value",
                 "mixture": behavioural.STUDY_CODE_MIX,
                 "smoothing": "1 - epsilon on the true class, epsilon / (K - 1) on each other class",
-                "worst_value": max(u["study_code"]["value"] for u in units),
+                "worst_value": max(u["study_code"]["value"] for u in units if u["model"] != p.decoy["model"]),
             },
         },
-        decoy={**p.decoy, "units": [u for u in all_units if u["model"] == p.decoy["model"]]},
+        decoy=p.decoy,
     )
     with open(smk.log[0], "w") as fh:
         fh.write(verdicts.describe(record) + "\n")

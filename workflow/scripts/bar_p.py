@@ -3,7 +3,7 @@
 from threadpoolctl import threadpool_limits
 
 from polyrot import config, prereg, verdicts
-from polyrot.bars import parametric
+from polyrot.bars import parametric, unit_pairs
 from polyrot.scripting import run_script
 
 
@@ -20,24 +20,19 @@ def judge(smk) -> None:
     paths = dict(zip(p.models, smk.input.models, strict=True)) | {p.decoy["model"]: smk.input.decoy}
     weights = {m: parametric.load_toy(path) for m, path in paths.items()}
     units, lines = [], []
-    for model in paths:
-        # within-seed (against itself), then cross-seed against its reference where it has one
-        for ref in [model] + ([p.references[model]] if model in p.references else []):
-            (ref_w, n_heads), (other_w, _) = weights[ref], weights[model]
-            units.append(parametric.unit(ref, model, parametric.align(ref_w, other_w, n_heads, **p.bar)))
-            lines.append(
-                f"{units[-1]['unit']}: max tensor MSE {units[-1]['value']:.4g} in {units[-1]['seconds']:.1f} s"
-            )
-    decoy = [u for u in units if u["model"] == p.decoy["model"]]
+    for model, ref in unit_pairs(paths, p.references):
+        (ref_w, n_heads), (other_w, _) = weights[ref], weights[model]
+        units.append(parametric.unit(ref, model, parametric.align(ref_w, other_w, n_heads, **p.bar)))
+        lines.append(f"{units[-1]['unit']}: max tensor MSE {units[-1]['value']:.4g} in {units[-1]['seconds']:.1f} s")
     record = verdicts.write_verdict(
         smk.output[0],
         "P",
-        [u for u in units if u["model"] != p.decoy["model"]],
+        units,
         reg,
         config.stable_hash(dict(p.items())),
         smk.input,
         extra={"checkpoint": p.checkpoint, "search": p.bar},
-        decoy={**p.decoy, "units": decoy},
+        decoy=p.decoy,
     )
     with open(smk.log[0], "w") as fh:
         fh.write("\n".join(lines) + "\n" + verdicts.describe(record) + "\n")

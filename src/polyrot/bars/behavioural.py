@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from polyrot.bars import unit_fields
 from polyrot.config import TaskConfig
 from polyrot.toy import dyck
 
@@ -73,6 +74,14 @@ def kl_between(ref_logits: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
     logp = torch.log_softmax(ref_logits.double(), dim=-1)
     logq = torch.log_softmax(logits.double(), dim=-1)
     return (logp.exp() * (logp - logq)).sum(-1)
+
+
+def mean_kl(
+    ref_logits: Mapping[str, torch.Tensor], logits: Mapping[str, torch.Tensor], mask: torch.Tensor
+) -> torch.Tensor:
+    """Mean over the three heads of the mean over ``mask``ed positions of KL(ref ‖ logits),
+    float64 (differentiable)."""
+    return sum(kl_between(ref_logits[h][mask], logits[h][mask]).mean() for h in dyck.HEADS) / len(dyck.HEADS)
 
 
 @dataclass
@@ -130,12 +139,8 @@ class Unit:
         self.total.add(np.sum(sums, axis=0), len(dyck.HEADS) * counts)
 
     def result(self) -> dict:
-        name = self.model if self.reference is None else f"{self.model}|{self.reference}"
         return {
-            "unit": f"{self.kind}:{name}",
-            "kind": self.kind,
-            "model": self.model,
-            "reference": self.reference,
+            **unit_fields(self.model, self.reference),
             "value": self.total.value,
             "ci95": list(self.total.ci95()),
             "per_head": {h: {"value": st.value, "ci95": list(st.ci95())} for h, st in self.heads.items()},

@@ -32,6 +32,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from polyrot.bars.behavioural import mean_kl
 from polyrot.toy import dyck
 from polyrot.toy.evaluation import loss_fn
 
@@ -84,16 +85,6 @@ def mean_outputs(model: torch.nn.Module, batch: dyck.Batch) -> dict[str, torch.T
     return {name: (value * mask).sum(0) / count for name, value in record.items()}
 
 
-def _kl(clean: Mapping[str, torch.Tensor], logits: Mapping[str, torch.Tensor], mask: torch.Tensor) -> torch.Tensor:
-    """Mean over non-PAD positions and heads of KL(clean || logits)."""
-    total = torch.zeros((), dtype=torch.float64)
-    for head in dyck.HEADS:
-        p = F.log_softmax(clean[head][mask].double(), -1)
-        q = F.log_softmax(logits[head][mask].double(), -1)
-        total = total + (p.exp() * (p - q)).sum(-1).mean()
-    return total / len(dyck.HEADS)
-
-
 def metrics(model: torch.nn.Module, batch: dyck.Batch) -> Callable[[Patch], tuple[torch.Tensor, torch.Tensor]]:
     """Both metrics of one patched forward pass: KL from the clean run (C), and the loss (Pr)."""
     tokens = torch.from_numpy(batch.tokens)
@@ -104,7 +95,7 @@ def metrics(model: torch.nn.Module, batch: dyck.Batch) -> Callable[[Patch], tupl
 
     def both(patch: Patch) -> tuple[torch.Tensor, torch.Tensor]:
         logits = forward(model, tokens, patch)
-        return _kl(clean, logits, mask), loss_fn(logits, data).double()
+        return mean_kl(clean, logits, mask), loss_fn(logits, data).double()
 
     return both
 

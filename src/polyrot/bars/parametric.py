@@ -370,12 +370,10 @@ def align(
 
 def unit(ref: str, model: str, result: Result) -> dict[str, Any]:
     """One judged unit of Bar P: ``model`` aligned to ``ref`` (within-seed when equal)."""
-    kind = "within" if ref == model else "cross"
+    from polyrot.bars import unit_fields
+
     return {
-        "unit": f"{kind}:{model}" if kind == "within" else f"{kind}:{model}|{ref}",
-        "kind": kind,
-        "model": model,
-        "reference": None if kind == "within" else ref,
+        **unit_fields(model, ref),
         "value": result.max_tensor_mse,
         **{k: v for k, v in result.summary().items() if k != "max_tensor_mse"},
     }
