@@ -33,6 +33,7 @@ include: "workflow/rules/neox.smk"
 include: "workflow/rules/audit.smk"
 include: "workflow/rules/haar.smk"
 include: "workflow/rules/drift.smk"
+include: "workflow/rules/steering.smk"
 include: "workflow/rules/job_timings.smk"
 
 
@@ -47,5 +48,7 @@ rule all:
         rules.figure1.output,
         rules.claims.output,
         rules.figure2.output,
+        rules.steering.output,
+        rules.figure3.output,
         rules.drift_figure.output if DRIFT_ARMS else [],
         rules.benchmark_table.output,

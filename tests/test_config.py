@@ -175,7 +175,7 @@ def test_neox_problems_are_refused_naming_the_key(raw):
     bad["train"]["keep_all_checkpoints"] = False
     refused(bad, "keep_all_checkpoints: true")
     bad = copy.deepcopy(raw)
-    del bad["neox"], bad["audit"]["neox"]
+    del bad["neox"], bad["audit"]["neox"], bad["steering"]["neox"]
     assert config.load(bad).get("neox") is None and config.load(bad).arms == ["toy"]
 
 
@@ -185,3 +185,25 @@ def test_scripts_read_only_their_job(repo):
         text = script.read_text()
         for forbidden in ("smk.config", "snakemake.config", "config.load(", "config.load_file("):
             assert forbidden not in text, f"{script.name} reads the config itself ({forbidden})"
+
+
+def test_steering_settings_are_checked_against_the_audit(raw):
+    bad = copy.deepcopy(raw)
+    bad["steering"]["toy"]["site"] = "resid_post_0"
+    refused(bad, "'steering.toy.site'", "not an audited site")
+    bad = copy.deepcopy(raw)
+    bad["steering"]["alphas"] = [0.5, 4.0]
+    refused(bad, "'steering.alphas' must include [1, 2]")
+    bad = copy.deepcopy(raw)
+    bad["steering"]["random_draws"] = 10
+    refused(bad, "'steering.random_draws'")
+    bad = copy.deepcopy(raw)
+    bad["steering"]["toy"]["eval_n"] = bad["audit"]["heldout_n"] + 1
+    refused(bad, "'steering.toy.eval_n'", "exceeds 'audit.heldout_n'")
+    if "neox" in raw:
+        bad = copy.deepcopy(raw)
+        bad["steering"]["neox"]["site"] = "resid_pre_0"
+        refused(bad, "'steering.neox.site'", "resid_post_<i>")
+        bad = copy.deepcopy(raw)
+        del bad["steering"]["neox"]
+        refused(bad, "'neox' and 'steering.neox' must be given together")

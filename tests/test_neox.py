@@ -308,3 +308,79 @@ def test_a_steering_hook_adds_alpha_v_to_one_layers_output_and_is_removed(model,
     with pytest.raises(ValueError, match="layer's output"):
         with steering.SteeringVector("x", "resid_pre_0", np.zeros(16)).apply(model, 1.0):
             pass
+
+
+# ---------------------------------------------------------------- steering
+def test_the_contrast_file_holds_the_stated_sentences(repo):
+    from polyrot.steering import neox as neox_steering
+
+    contrasts = neox_steering.load_contrasts(repo / "config/steering_contrasts.yaml")
+    counts = {n: (c.position, len(c.plus), len(c.minus)) for n, c in contrasts.items()}
+    assert counts == {"sentiment": ("all", 24, 24), "name": ("last", 16, 16), "magnitude": ("all", 16, 16)}
+    name = contrasts["name"]
+    # paired prompts: the same frame, only the final name differs
+    assert all(
+        p.endswith(" John") and m.endswith(" Mary") and p[:-4] == m[:-4]
+        for p, m in zip(name.plus, name.minus, strict=True)
+    )
+    assert len(set(contrasts["sentiment"].plus) | set(contrasts["sentiment"].minus)) == 48
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("v: {position: all, plus: [a], minus: []}", "minus must be a non-empty list"),
+        ("v: {position: first, plus: [a], minus: [b]}", "position must be one of"),
+        ("v: {position: all, plus: [a], minus: [b], weight: 2}", "expected keys"),
+        ("v: {position: all, plus: [a], minus: [b], sign: 2}", "sign must be 1 or -1"),
+        ("[a, b]", "expected a mapping"),
+    ],
+)
+def test_a_malformed_contrast_file_is_refused(tmp_path, text, message):
+    from polyrot.steering import neox as neox_steering
+
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    with pytest.raises(ValueError, match=message):
+        neox_steering.load_contrasts(path)
+    with pytest.raises(FileNotFoundError, match="steering.neox.contrasts"):
+        neox_steering.load_contrasts(tmp_path / "missing.yaml")
+
+
+def test_neox_vectors_are_differences_of_means_at_the_site(model, tokenizer):
+    from polyrot.steering import neox as neox_steering
+
+    c = neox_steering.Contrast("t", "last", ("the cat sat", "a dog ran far"), ("the cat", "one"))
+    a = neox_steering.Contrast("u", "all", ("the cat sat",), ("a dog ran far", "one"))
+    vectors, counts = neox_steering.neox_vectors(model, tokenizer, {"t": c, "u": a}, "resid_post_0")
+
+    def rows(text):
+        ids = np.asarray([corpus.encode(tokenizer, [text])[0]])
+        return extract.extract(model, ids, ["resid_post_0"], batch_size=1, progress=False)["resid_post_0"].acts
+
+    last = lambda texts: np.mean([rows(t)[-1] for t in texts], axis=0)  # noqa: E731
+    np.testing.assert_allclose(vectors["t"].vector, last(c.plus) - last(c.minus), atol=1e-6)
+    every = lambda texts: np.concatenate([rows(t) for t in texts]).mean(0)  # noqa: E731
+    np.testing.assert_allclose(vectors["u"].vector, every(a.plus) - every(a.minus), atol=1e-6)
+    assert counts["t"] == {"plus_sentences": 2, "minus_sentences": 2, "plus_rows": 2, "minus_rows": 2}
+    assert counts["u"]["plus_rows"] == len(rows("the cat sat"))
+
+
+def test_neox_effect_is_the_mean_kl_over_every_token(model, tokens):
+    """KL in float32 with float64 sums against the float64 reference: within 3 ulps of the
+    largest |log p| per token."""
+    from polyrot.bars.behavioural import kl_between
+    from polyrot.steering import SteeringVector
+    from polyrot.steering import neox as neox_steering
+
+    v = SteeringVector("t", "resid_post_0", np.linspace(-1, 1, 16))
+    effects = neox_steering.NeoxEffects(model, tokens, batch_size=2)
+    ids = torch.as_tensor(tokens)
+    with torch.no_grad():
+        clean = model(input_ids=ids).logits
+        with v.apply(model, 2.0):
+            steered = model(input_ids=ids).logits
+    got = effects(v, 2.0)
+    largest = float(torch.log_softmax(torch.cat([clean, steered]), -1).abs().max())
+    assert got["kl"] == pytest.approx(float(kl_between(clean, steered).mean()), abs=3 * 2**-24 * largest)
+    assert got["kl"] > 1e-6 and got["n_target"] == tokens.size

@@ -126,7 +126,14 @@ MUTATIONS: dict[str, Callable[[Raw, Path], None]] = {
     "audit.toy.drift.checkpoints": setter(
         ("audit.toy.drift.checkpoints", ["step000040"]), ("audit.toy.drift.early", "step000040")
     ),
-    "audit.neox.sites": setter(("audit.neox.sites", ["resid_pre_0", "resid_post_1"])),
+    # (also the steering site, which must be audited)
+    "audit.neox.sites": setter(
+        ("audit.neox.sites", ["resid_pre_0", "resid_post_1"]), ("steering.neox.site", "resid_post_1")
+    ),
+    "steering.alphas": setter(("steering.alphas", [1, 2, 4])),
+    "steering.toy.site": setter(("steering.toy.site", "resid_post_1")),
+    "steering.neox.site": setter(("steering.neox.site", "resid_post_1")),
+    "steering.neox.contrasts": copied("steering.neox.contrasts", "contrasts_copy.yaml"),
     "audit.neox.sae.expansions": setter(("audit.neox.sae.expansions", [2, 4])),
     "audit.neox.drift.model": setter(("audit.neox.drift.model", "tiny-neox-seed2")),
     # (also drift.early, and save_steps so that step5 is written)

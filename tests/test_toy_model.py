@@ -51,3 +51,27 @@ def test_init_is_seeded():
     a, b, c = transformer.build(3), transformer.build(3), transformer.build(4)
     assert torch.equal(a.W_E, b.W_E) and not torch.equal(a.W_E, c.W_E)
     assert abs(float(a.blocks[0].W_in.detach().std()) - 0.02) < 0.001  # 16k draws: sd of the sd ~ 1e-4
+
+
+def test_a_pass_started_at_a_residual_site_gives_the_full_pass():
+    """forward(start=(site, x)) from the clean activations at any residual site computes the
+    same logits as the whole pass (the same operations, so bit-identical), and an edit at the
+    start site is applied there."""
+    import pytest
+
+    model = transformer.build(3).eval()
+    tokens = torch.from_numpy(dyck.analysis_batch(16, 1).tokens)
+    cache = {}
+    with torch.no_grad():
+        full = model(tokens, cache=cache)
+        for site in transformer.RESID_SITES:
+            resumed = model(tokens, start=(site, cache[site]))
+            assert all(torch.equal(full[h], resumed[h]) for h in dyck.HEADS), site
+            delta = torch.full((model.cfg.d_model,), 0.3)
+            model.edits[site] = lambda x, delta=delta: x + delta
+            edited, steered = model(tokens), model(tokens, start=(site, cache[site]))
+            del model.edits[site]
+            assert all(torch.equal(edited[h], steered[h]) for h in dyck.HEADS), site
+            assert not torch.equal(edited["depth"], full["depth"])
+    with pytest.raises(ValueError, match="not a residual site"):
+        model(tokens, start=("mlp_post_0", cache["mlp_post_0"]))

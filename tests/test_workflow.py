@@ -211,7 +211,7 @@ def test_audit_outputs(run):
     assert abs(abs(meta["det"]) - 1) < 1e-9 and R.shape == (meta["d"], meta["d"])
     assert abs(meta["frobenius_to_identity"] - float(np.linalg.norm(R - np.eye(64)))) < 1e-9
     claims = pd.read_csv(res / "claims/summary.tsv", sep="\t", comment="#")
-    assert len(claims) == 15 and set(claims["verdict"]) <= {"PASS", "FAIL"}
+    assert len(claims) == 22 and set(claims["verdict"]) <= {"PASS", "FAIL"}  # 7 of them steering
     record = json.loads((res / "claims/audit_naive_ev_negative.json").read_text())
     neox_sites = cfg["audit"]["neox"]["sites"]
     # internal sites only: two toy pairs and one GPT-NeoX pair
@@ -293,3 +293,43 @@ def test_checkpoint_drift_on_both_arms(run):
     record = json.loads((res / "claims/drift_rotated_near_self.json").read_text())
     assert {u["arm"] for u in record["units"]} == {"toy", "neox"}
     assert (res / "figures/drift.png").stat().st_size > 10_000
+
+
+def test_steering_tables_claims_gate_and_figure(run):
+    res = run / "results"
+    cfg = yaml.safe_load((run / "config/test.yaml").read_text())
+    alphas, draws = cfg["steering"]["alphas"], cfg["steering"]["random_draws"]
+    # 2 models per cohort (arm), 3 vectors: within + unrotated + rotated, then random on both models
+    per_cohort = len(alphas) * (3 * (1 + 2) + 2 * 3)
+    for arm, cohort in (("toy", "A"), ("toy", "B"), ("neox", "neox")):
+        effects = pd.read_csv(res / f"{arm}/steering/effects/{cohort}.tsv", sep="\t", comment="#")
+        assert len(effects) == per_cohort, (arm, cohort)
+        assert (effects.loc[effects["condition"] == "random", "n_draws"] == draws).all()
+        assert (effects["kl"] > 0).all() and effects["kl"].notna().all()
+        meta = json.loads((res / f"{arm}/steering/vectors/{cohort}.json").read_text())
+        fractions = [v["pinned_fraction"] for v in meta["vectors"].values()]
+        if cohort == "A":  # shared frozen I/O: 27 pinned directions of 64
+            assert meta["pinned_dim"] == 27 and all(0 < f <= 1 for f in fractions)
+        else:
+            assert meta["pinned_dim"] == 0 and fractions == [0.0, 0.0, 0.0]
+        transfer = pd.read_csv(res / f"{arm}/steering/transfer.tsv", sep="\t", comment="#")
+        row = transfer[(transfer["cohort"].astype(str) == cohort)].iloc[0]
+        within = effects[(effects["condition"] == "within") & (effects["vector"] == row["vector"])]
+        within_kl = float(within.set_index("alpha").loc[row["alpha"], "kl"])
+        assert row["ratio_rotated_kl"] == pytest.approx(row["rotated_kl"] / within_kl, rel=1e-9)
+    assert {"dose_factor_unrotated", "level"} <= set(pd.read_csv(res / "toy/steering/dose.tsv", sep="\t", comment="#"))
+    summary = pd.read_csv(res / "steering/summary.tsv", sep="\t", comment="#")
+    assert len(summary) == 7 and set(summary["verdict"]) <= {"PASS", "FAIL"} and (summary["n_units"] > 0).all()
+    everything = pd.read_csv(res / "claims/summary.tsv", sep="\t", comment="#")
+    assert set(summary["claim"]) <= set(everything["claim"])
+    rotated = json.loads((res / "claims/steering_rotated_restores.json").read_text())
+    # both arms, every vector and pair at alpha 2
+    assert {u["arm"] for u in rotated["units"]} == {"toy", "neox"} and rotated["n_units"] == 9
+    for name in ("figure3", "figure3_accuracy"):
+        assert (res / f"figures/{name}.png").stat().st_size > 10_000
+    # the gate: strict exits non-zero exactly when a steering claim failed
+    proc = snakemake(
+        run, "steering", "--cores", "1", "--configfile", "config/test.yaml", "--config", "strict_bars=true", check=False
+    )
+    assert (proc.returncode != 0) == (summary["verdict"] == "FAIL").any()
+    assert snakemake(run, "steering", "--cores", "1", "--configfile", "config/test.yaml").returncode == 0

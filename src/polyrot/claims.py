@@ -46,12 +46,16 @@ def claim_units(
         if table != spec["table"]:
             continue
         frame = pd.read_csv(path, sep="\t", comment="#")
-        if spec["column"] not in frame:
-            raise KeyError(f"claim column {spec['column']!r} is not in {path}")
         if spec.get("sites", "all") == "internal":
             frame = frame[frame["site"].isin(internal_sites[arm])]
         for key, value in (spec.get("where") or {}).items():
+            if key not in frame:
+                raise KeyError(f"claim selects on column {key!r}, which is not in {path}")
             frame = frame[frame[key] == value]
+        if frame.empty:
+            continue  # this arm has no rows the claim is about (a toy-only claim on the GPT-NeoX table)
+        if spec["column"] not in frame:
+            raise KeyError(f"claim column {spec['column']!r} is not in {path}")
         for _, row in frame.iterrows():
             ident = ":".join(str(row[k]) for k in KEY_COLUMNS if k in row)
             units.append(

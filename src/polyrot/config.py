@@ -151,7 +151,43 @@ def _cross_field_problems(raw: dict[str, Any]) -> list[str]:
             out.append(
                 "config key 'audit.toy.drift' needs 'train.keep_all_checkpoints: true' (earlier checkpoints are pruned)"
             )
-    return out + _neox_problems(raw)
+    return out + _neox_problems(raw) + _steering_problems(raw)
+
+
+def _steering_problems(raw: dict[str, Any]) -> list[str]:
+    steering, out = raw["steering"], []
+    missing = [a for a in (1, 2) if a not in steering["alphas"]]
+    if missing:
+        out.append(
+            f"config key 'steering.alphas' must include {missing}: the registered steering claims read alpha 1 and 2"
+        )
+    if steering["toy"]["site"] not in raw["audit"]["toy"]["sites"]:
+        out.append(
+            f"config key 'steering.toy.site' ({steering['toy']['site']!r}) is not an audited site "
+            f"{raw['audit']['toy']['sites']}: transfer through R needs the pair's R fitted there"
+        )
+    if steering["toy"]["eval_n"] > raw["audit"]["heldout_n"]:
+        out.append(
+            f"config key 'steering.toy.eval_n' ({steering['toy']['eval_n']}) exceeds 'audit.heldout_n' "
+            f"({raw['audit']['heldout_n']}), the held-out batch it is taken from"
+        )
+    neox = steering.get("neox")
+    if (neox is None) != (raw.get("neox") is None):
+        out.append("config sections 'neox' and 'steering.neox' must be given together (or both left out)")
+    elif neox is not None:
+        if not re.fullmatch(r"resid_post_\d+", neox["site"]):
+            out.append(f"config key 'steering.neox.site' ({neox['site']!r}) must be a layer's output, resid_post_<i>")
+        elif neox["site"] not in (sites := raw["audit"].get("neox", {}).get("sites", [])):
+            out.append(
+                f"config key 'steering.neox.site' ({neox['site']!r}) is not an audited site "
+                f"{sites}: transfer through R needs the pair's R fitted there"
+            )
+        if neox["eval_n"] > raw["neox"]["corpus"]["heldout_sequences"]:
+            out.append(
+                f"config key 'steering.neox.eval_n' ({neox['eval_n']}) exceeds 'neox.corpus.heldout_sequences' "
+                f"({raw['neox']['corpus']['heldout_sequences']})"
+            )
+    return out
 
 
 def _drift_problems(arm: str, drift: dict[str, Any], models: list[str]) -> list[str]:

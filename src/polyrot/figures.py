@@ -310,3 +310,103 @@ def figure4(records: Mapping[str, Mapping], scatter: Mapping[str, str]) -> Figur
         ax.legend(fontsize=7)
     fig.tight_layout()
     return fig
+
+
+STEERING_STYLE = {
+    "within": {"color": "k", "marker": "o", "label": "within-seed (anchor)"},
+    "unrotated": {"color": "#ff7f0e", "marker": "s", "label": "cross-seed, unrotated (paper)"},
+    "rotated": {"color": "#1f77b4", "marker": "^", "label": "cross-seed, through R (ours)"},
+    "random": {"color": "grey", "marker": "", "label": "random directions (mean; band: 10th-90th percentile of draws)"},
+}
+STEERING_EFFECT = {
+    "kl": ("KL(unsteered || steered), nats", "ratio_{}_kl"),
+    "accuracy_drop": ("targeted accuracy drop", "ratio_{}_acc"),
+}
+
+
+def figure3(effects: pd.DataFrame, transfer: pd.DataFrame, effect: str = "kl", annotate_alpha: float = 2.0) -> Figure:
+    """Dose-response of every steering vector: one row per (arm, cohort), one panel per
+    vector; within-seed, each other seed unrotated and through R (thin lines per seed, thick
+    the mean), the random control; the cross/within ratios at ``annotate_alpha`` written in
+    each panel. ``effects`` and ``transfer`` carry an ``arm`` column."""
+    label, ratio_column = STEERING_EFFECT[effect]
+    effects = effects[effects[effect].notna()] if effect in effects else effects.iloc[:0]
+    groups = list(dict.fromkeys(zip(effects["arm"], effects["cohort"].astype(str), strict=True)))
+    if not groups:
+        raise ValueError(f"no steering effects of kind {effect!r} to draw")
+    n_cols = max(
+        effects[(effects["arm"] == a) & (effects["cohort"].astype(str) == c)]["vector"].nunique() for a, c in groups
+    )
+    fig, axes = plt.subplots(len(groups), n_cols, figsize=(5.0 * n_cols, 3.8 * len(groups) + 0.8), squeeze=False)
+    for row, (arm, cohort) in enumerate(groups):
+        g = effects[(effects["arm"] == arm) & (effects["cohort"].astype(str) == cohort)]
+        t = transfer[(transfer["arm"] == arm) & (transfer["cohort"].astype(str) == cohort)]
+        vectors = list(dict.fromkeys(g["vector"]))
+        for col in range(n_cols):
+            ax = axes[row, col]
+            if col >= len(vectors):
+                ax.set_axis_off()
+                continue
+            _steering_panel(ax, g[g["vector"] == vectors[col]], effect)
+            pinned = t[t["vector"] == vectors[col]]["pinned_fraction"]
+            extra = f" (pinned fraction {pinned.iloc[0]:.2f})" if len(pinned) and pinned.iloc[0] > 0 else ""
+            name = "GPT-NeoX" if arm == "neox" else f"toy cohort {cohort}"
+            ratios = t[(t["vector"] == vectors[col]) & np.isclose(t["alpha"], annotate_alpha)]
+            note = ""
+            if len(ratios) and ratio_column.format("rotated") in ratios:
+                note = "".join(
+                    f"\n{c} / within at α = {annotate_alpha:g}: ×{_span(ratios[ratio_column.format(c)])}"
+                    for c in ("unrotated", "rotated")
+                )
+            ax.set_title(f"{name}: {vectors[col]}{extra}{note}", fontsize=9)
+            ax.set_xlabel("dose α")
+            ax.set_ylabel(label if col == 0 else "")
+    handles = [
+        plt.Line2D(
+            [], [], color=s["color"], marker=s["marker"] or None, ls="--" if c == "random" else "-", label=s["label"]
+        )
+        for c, s in STEERING_STYLE.items()
+    ]
+    fig.legend(handles=handles, loc="lower center", ncol=4, fontsize=9, frameon=False)
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    return fig
+
+
+def _span(values: pd.Series) -> str:
+    values = values.dropna()
+    if values.empty:
+        return "n/a"
+    if len(values) == 1:
+        return f"{values.iloc[0]:.2f}"
+    return f"{values.mean():.2f} ({values.min():.2f}–{values.max():.2f})"
+
+
+def _steering_panel(ax, g: pd.DataFrame, effect: str) -> None:
+    log = effect == "kl"
+
+    def shown(v):
+        return np.maximum(v, 1e-9) if log else v
+
+    within = g[g["condition"] == "within"].sort_values("alpha")
+    s = STEERING_STYLE["within"]
+    ax.plot(within["alpha"], shown(within[effect]), color=s["color"], marker=s["marker"], lw=2)
+    for condition in ("unrotated", "rotated"):
+        s = STEERING_STYLE[condition]
+        c = g[g["condition"] == condition]
+        for _, per in c.groupby("model"):
+            per = per.sort_values("alpha")
+            ax.plot(per["alpha"], shown(per[effect]), color=s["color"], lw=0.8, alpha=0.5)
+        mean = c.groupby("alpha")[effect].mean()
+        ax.plot(mean.index, shown(mean.values), color=s["color"], marker=s["marker"], lw=2)
+    r = g[g["condition"] == "random"].groupby("alpha")[[effect, f"{effect}_q10", f"{effect}_q90"]].mean()
+    s = STEERING_STYLE["random"]
+    ax.plot(r.index, shown(r[effect].values), color=s["color"], ls="--", lw=1.5)
+    ax.fill_between(
+        r.index, shown(r[f"{effect}_q10"].values), shown(r[f"{effect}_q90"].values), color=s["color"], alpha=0.2, lw=0
+    )
+    alphas = sorted(g["alpha"].unique())
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(alphas, [f"{a:g}" for a in alphas])
+    if log:
+        ax.set_yscale("log")
+    ax.grid(True, which="major", alpha=0.3)

@@ -162,8 +162,9 @@ rule judge_claims:
 
 
 rule claims:
+    # every registered claim, the steering ones (judged in steering.smk) included
     input:
-        [verdict_file("claims", c) for c in AUDIT_CLAIMS],
+        [verdict_file("claims", c) for c in ALL_CLAIMS],
     output:
         ensure(verdict_file("claims", "summary"), non_empty=True),
     params:

@@ -48,8 +48,17 @@ def _arm_spec(arm):
 ARMS = {arm: _arm_spec(arm) for arm in CFG.arms}
 # Arms with a checkpoint-drift analysis (SPEC §9).
 DRIFT_ARMS = [arm for arm, spec in ARMS.items() if spec["drift"] is not None]
-# Claims registered in preregistration.md (by amendment), all judged by `judge_claims`.
-AUDIT_CLAIMS = sorted(PREREG.effective.get("claims", {}))
+# Claims registered in preregistration.md (by amendment): the steering claims (their tables
+# are steering_*) are judged by `judge_steering_claims` and gated by `steering`, every other
+# one by `judge_claims`; `claims` summarises them all.
+ALL_CLAIMS = sorted(PREREG.effective.get("claims", {}))
+STEERING_CLAIMS = [c for c in ALL_CLAIMS if PREREG.claim(c)["table"].startswith("steering_")]
+AUDIT_CLAIMS = [c for c in ALL_CLAIMS if c not in STEERING_CLAIMS]
+# Each arm's steering cohorts: every toy cohort, and the GPT-NeoX arm as one.
+STEERING_COHORTS = {"toy": list(CFG.cohorts), **({"neox": ["neox"]} if NEOX is not None else {})}
+STEERING_TABLES = ["transfer", "dose", "control"]
+STEERING = CFG.params("steering")
+STEERING_TOY_SITE = CFG.steering.toy.site
 # The four bars (SPEC §8), each judged by its own rule into verdict_file("bars", bar).
 BARS = ["B", "P", "C", "Pr"]
 # The decoy every bar judges beside the real models, and the model it stands in for.
@@ -221,6 +230,29 @@ def decoy_table_file():
     return RESULTS / "bars" / "decoy.tsv"
 
 
+def steering_file(arm, kind, name, ext="tsv"):
+    """Steering outputs: ``kind`` effects/vectors per cohort (``name``; GPT-NeoX: "neox"), or
+    ``kind`` "tables" with ``name`` transfer, dose or control (the claims' tables)."""
+    base = RESULTS / arm / "steering"
+    return base / f"{name}.{ext}" if kind == "tables" else base / kind / f"{name}.{ext}"
+
+
+def steering_others(arm, cohort):
+    """(anchor, the other models) of one steering cohort."""
+    if arm == "neox":
+        return NEOX.anchor, [m for m in NEOX.models if m != NEOX.anchor]
+    c = CFG.cohorts[cohort]
+    return c.anchor_model, [m for m in c.models if m != c.anchor_model]
+
+
+def steering_outputs(arm):
+    return {
+        "effects": ensure(steering_file(arm, "effects", "{cohort}"), non_empty=True),
+        "vectors": steering_file(arm, "vectors", "{cohort}", "npz"),
+        "meta": steering_file(arm, "vectors", "{cohort}", "json"),
+    }
+
+
 def figure_files(name):
     return {ext: RESULTS / "figures" / f"{name}.{ext}" for ext in ("png", "pdf")}
 
@@ -286,11 +318,18 @@ CLAIM_TABLES = (
     + [{"arm": "all", "table": "haar_power", "path": str(haar_file("all", "power"))}]
     + [{"arm": "all", "table": "decoy", "path": str(decoy_table_file())}]
 )
+STEERING_CLAIM_TABLES = [
+    {"arm": arm, "table": f"steering_{t}", "path": str(steering_file(arm, "tables", t))}
+    for arm in STEERING_COHORTS
+    for t in STEERING_TABLES
+]
 
 
 def benchmark_inputs():
     """Every `benchmark:` record the default target produces."""
     files = [benchmark_file("train_toy", m) for m in CFG.models]
+    files += [benchmark_file("steering_toy", c) for c in CFG.cohorts]
+    files += [benchmark_file("steering_neox", "neox")] if NEOX is not None else []
     files += [benchmark_file("judge_bar_P", "all")] + [benchmark_file("causal_effects", m) for m in CFG.models + [DECOY]]
     files += [
         benchmark_file("extract_toy", m, c) for m in CFG.models for c in [CFG.audit.checkpoint] + drift_checkpoints("toy", m)

@@ -57,3 +57,21 @@ rule figure4:
         CONDA_ENV
     script:
         "../scripts/figure4.py"
+
+
+rule figure3:
+    input:
+        effects=[steering_file(arm, "effects", c) for arm, cohorts in STEERING_COHORTS.items() for c in cohorts],
+        transfer=[steering_file(arm, "tables", "transfer") for arm in STEERING_COHORTS],
+    output:
+        **figure_files("figure3"),
+        **{f"accuracy_{ext}": path for ext, path in figure_files("figure3_accuracy").items()},
+    params:
+        effect_arms=[arm for arm, cohorts in STEERING_COHORTS.items() for _ in cohorts],
+        transfer_arms=list(STEERING_COHORTS),
+    log:
+        log_file("figure3"),
+    conda:
+        CONDA_ENV
+    script:
+        "../scripts/figure3.py"

@@ -149,40 +149,62 @@ class ToyTransformer(nn.Module):
         return self
 
     def forward(
-        self, tokens: torch.Tensor, cache: dict[str, torch.Tensor] | None = None, stop_at: str | None = None
+        self,
+        tokens: torch.Tensor,
+        cache: dict[str, torch.Tensor] | None = None,
+        stop_at: str | None = None,
+        start: tuple[str, torch.Tensor] | None = None,
     ) -> dict[str, torch.Tensor]:
         """Logits per head, ``{"tok": (b,t,40), "depth": (b,t,9), "valid": (b,t,2)}``.
 
         If ``cache`` is a dict, activations at every site are stored in it; if ``stop_at``
-        names a site, the forward pass stops there and returns an empty dict.
+        names a site, the forward pass stops there and returns an empty dict. ``start =
+        (site, x)`` resumes at a residual site from its unedited activations ``x`` (as a
+        ``cache`` holds them): nothing before it runs, and an edit there still applies
+        (steering many doses from one clean pass). ``tokens`` then only gives the length.
         """
         t = tokens.shape[1]
-        x = self.W_E[tokens] + self.pos[:t]
+        skipping = None
+        if start is None:
+            x = self.W_E[tokens] + self.pos[:t]
+        else:
+            skipping, x = start
+            if skipping not in RESID_SITES:
+                raise ValueError(f"cannot start at {skipping!r}: not a residual site {RESID_SITES}")
 
         def save(name: str, value: torch.Tensor) -> bool:
             if cache is not None:
                 cache[name] = value
             return stop_at == name
 
-        def edit(name: str, value: torch.Tensor) -> torch.Tensor:
-            return self.edits[name](value) if name in self.edits else value
+        def site(name: str, update: Callable[[torch.Tensor], torch.Tensor]) -> bool:
+            """Pass residual site ``name``: update the stream (unless still skipping to the
+            start), apply its edit, save it; True when the pass stops here."""
+            nonlocal x, skipping
+            if skipping is None:
+                x = update(x)
+            elif skipping == name:
+                skipping = None
+            else:
+                return False
+            if name in self.edits:
+                x = self.edits[name](x)
+            return save(name, x)
 
         for i, block in enumerate(self.blocks):
-            x = edit(f"resid_pre_{i}", x)
-            if save(f"resid_pre_{i}", x):
+            if site(f"resid_pre_{i}", lambda x: x):
                 return {}
-            x = edit(f"resid_mid_{i}", x + block.attention(block.ln1(x)))
-            if save(f"resid_mid_{i}", x):
+            if site(f"resid_mid_{i}", lambda x, block=block: x + block.attention(block.ln1(x))):
                 return {}
-            pre = block.ln2(x) @ block.W_in
-            post = F.relu(pre)
-            if save(f"mlp_pre_{i}", pre) or save(f"mlp_post_{i}", post):
+            post = None
+            if skipping is None:
+                pre = block.ln2(x) @ block.W_in
+                post = F.relu(pre)
+                if save(f"mlp_pre_{i}", pre) or save(f"mlp_post_{i}", post):
+                    return {}
+            if site(f"resid_post_{i}", lambda x, block=block, post=post: x + post @ block.W_out):
                 return {}
-            x = edit(f"resid_post_{i}", x + post @ block.W_out)
-            if save(f"resid_post_{i}", x):
-                return {}
-        x = edit(f"resid_pre_{len(self.blocks)}", x)
-        if save(f"resid_pre_{len(self.blocks)}", x):
+        if site(f"resid_pre_{len(self.blocks)}", lambda x: x):
             return {}
         y = self.ln_final(x)
         return {"tok": y @ self.W_U_tok, "depth": y @ self.W_U_depth, "valid": y @ self.W_U_valid}

@@ -1,0 +1,76 @@
+"""One steering sweep, the same for both arms: every vector of an anchor at every dose,
+within-seed, on each other model unrotated and mapped through the pair's R, and the
+norm-matched random control on every model.
+
+An *evaluator* is a callable ``(vector, alpha, target) -> {"kl": ..., ...}`` bound to one
+model and its held-out data (``ToyEffects``, ``NeoxEffects``); ``target`` names the vector
+whose targeted positions an effect is measured on (a random control is measured where its
+vector's effect is).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from polyrot.steering.vector import SteeringVector
+
+Evaluator = Callable[[SteeringVector, float, str], Mapping[str, float]]
+CONDITIONS = ("within", "unrotated", "rotated", "random")
+
+
+def sweep(
+    evaluators: Mapping[str, Evaluator],
+    anchor: str,
+    rotations: Mapping[str, np.ndarray],
+    vectors: Mapping[str, SteeringVector],
+    alphas: Sequence[float],
+    directions: np.ndarray,
+    desc: str = "steering",
+) -> list[dict[str, Any]]:
+    """One row per (model, vector, condition, dose).
+
+    ``rotations`` maps every other model to its pair's R (``x_anchor ≈ x_other R``);
+    ``directions`` (draws, d) are the random control's unit directions. A random row holds
+    the mean over draws of each effect, its standard deviation (``<effect>_sd``) and its 10th
+    and 90th percentiles (``<effect>_q10``, ``<effect>_q90``)."""
+    plan: list[tuple[str, str, str, SteeringVector]] = []
+    for name, v in vectors.items():
+        plan.append((anchor, name, "within", v))
+        for other, R in rotations.items():
+            plan += [(other, name, "unrotated", v), (other, name, "rotated", v.in_frame_of(R))]
+    models = [anchor, *rotations]
+    total = len(alphas) * (len(plan) + len(models) * len(vectors) * len(directions))
+    rows = []
+    with tqdm(total=total, desc=desc, unit="dose") as bar:
+        for alpha in alphas:
+            for model, name, condition, v in plan:
+                rows.append(_row(model, name, condition, alpha, evaluators[model](v, alpha, name), v.norm))
+                bar.update()
+            for model in models:
+                for name, v in vectors.items():
+                    draws = [evaluators[model](v.along(u), alpha, name) for u in directions]
+                    bar.update(len(draws))
+                    rows.append(_row(model, name, "random", alpha, _summary(draws), v.norm) | {"n_draws": len(draws)})
+    return rows
+
+
+def _row(model: str, vector: str, condition: str, alpha: float, effects: Mapping[str, float], norm: float) -> dict:
+    return {"model": model, "vector": vector, "condition": condition, "alpha": float(alpha), "norm": norm, **effects}
+
+
+def _summary(draws: Sequence[Mapping[str, float]]) -> dict[str, float]:
+    out = {}
+    for k in draws[0]:
+        values = np.array([d[k] for d in draws], dtype=float)
+        out[k] = float(values.mean())
+        if k != "n_target":
+            out |= {
+                f"{k}_sd": float(values.std(ddof=1)),
+                f"{k}_q10": float(np.quantile(values, 0.1)),
+                f"{k}_q90": float(np.quantile(values, 0.9)),
+            }
+    return out

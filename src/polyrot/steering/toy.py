@@ -1,0 +1,174 @@
+"""The toy arm's steering (SPEC §9): three difference-of-means vectors, what each targets,
+the subspace pinned by cohort A's shared I/O weights, and the effects of a dose.
+
+Vectors (``TOY_VECTORS``; SPEC §9; the targets are our reading, which SPEC leaves open):
+
+- ``depth``: positions labelled depth 5 minus depth 4, added ("clean"); effect on the depth
+  head at depth-4 positions;
+- ``sticky_invalid``: valid = 1 minus valid = 0, both at depth 4, subtracted ("partial");
+  effect on the valid head at valid = 1 depth-4 positions;
+- ``closers``: closing-bracket positions minus opening-bracket positions, added
+  ("inverted"); effect on the tok head at opener positions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from polyrot.steering.neox import kl_from
+from polyrot.steering.vector import SteeringVector, diff_of_means
+from polyrot.toy import dyck
+
+Select = Callable[[dyck.Batch], np.ndarray]
+#: The tokens the task uses (BOS, EOS, the six brackets): their W_E rows and tok-head W_U
+#: columns, with every depth and valid column, span the subspace shared I/O pins.
+TASK_TOKENS = (dyck.BOS, dyck.EOS, *dyck.OPENERS.tolist(), *dyck.CLOSERS.tolist())
+
+
+@dataclass(frozen=True)
+class ToyVectorSpec:
+    """How one toy vector is built and what its effect is measured on."""
+
+    plus: Select
+    """Positions whose mean activation is the vector's positive end."""
+    minus: Select
+    """Positions whose mean activation is subtracted."""
+    sign: float
+    """+1: the vector is added; -1: subtracted."""
+    head: str
+    """The head whose accuracy the vector targets."""
+    target: Select
+    """Positions where the targeted head's accuracy is measured."""
+
+
+def _depth(k: int) -> Select:
+    return lambda b: b.mask & (b.depth == k)
+
+
+TOY_VECTORS: dict[str, ToyVectorSpec] = {
+    "depth": ToyVectorSpec(_depth(5), _depth(4), +1.0, "depth", _depth(4)),
+    "sticky_invalid": ToyVectorSpec(
+        lambda b: _depth(4)(b) & (b.valid == 1),
+        lambda b: _depth(4)(b) & (b.valid == 0),
+        -1.0,
+        "valid",
+        lambda b: _depth(4)(b) & (b.valid == 1),
+    ),
+    "closers": ToyVectorSpec(
+        lambda b: b.mask & np.isin(b.tokens, dyck.CLOSERS),
+        lambda b: b.mask & np.isin(b.tokens, dyck.OPENERS),
+        +1.0,
+        "tok",
+        lambda b: b.mask & np.isin(b.tokens, dyck.OPENERS),
+    ),
+}
+
+
+def toy_vector(name: str, acts: np.ndarray, batch: dyck.Batch, site: str) -> SteeringVector:
+    """Toy vector ``name`` from a model's activations ``acts`` (n, t, d) at ``site`` on ``batch``."""
+    spec = TOY_VECTORS[name]
+    plus, minus = spec.plus(batch), spec.minus(batch)
+    if not plus.any() or not minus.any():
+        raise ValueError(
+            f"toy vector {name!r}: the batch of {len(batch)} sequences has {int(plus.sum())} positions on the plus "
+            f"side and {int(minus.sum())} on the minus side; a larger analysis batch (task.analysis_n) has both"
+        )
+    return SteeringVector(name, site, diff_of_means(acts, plus, minus), spec.sign)
+
+
+@torch.no_grad()
+def toy_vectors(model: torch.nn.Module, batch: dyck.Batch, site: str) -> dict[str, SteeringVector]:
+    """Every toy vector of ``model`` at ``site``, from one forward pass over ``batch``."""
+    cache: dict[str, torch.Tensor] = {}
+    model.eval()(torch.from_numpy(batch.tokens), cache=cache, stop_at=site)
+    acts = cache[site].numpy()
+    return {name: toy_vector(name, acts, batch, site) for name in TOY_VECTORS}
+
+
+def pinned_basis(weights: Mapping[str, np.ndarray], rtol: float = 1e-6) -> np.ndarray:
+    """``(d, k)`` orthonormal columns spanning the W_E rows of ``TASK_TOKENS`` and the W_U
+    columns of those tokens (tok head) and of every depth and valid class (raw columns: the
+    final norm's gain, trained per seed, is not part of the shared I/O)."""
+    tokens = list(TASK_TOKENS)
+    rows = np.concatenate(
+        [
+            weights["W_E"][tokens],
+            weights["W_U_tok"][:, tokens].T,
+            weights["W_U_depth"].T,
+            weights["W_U_valid"].T,
+        ]
+    ).astype(np.float64)
+    _, s, vt = np.linalg.svd(rows, full_matrices=False)
+    return vt[: int((s > rtol * s[0]).sum())].T
+
+
+def pinned_fraction(vector: np.ndarray, basis: np.ndarray | None) -> float:
+    """Fraction of ``vector``'s squared norm in the span of ``basis`` (0 for no basis)."""
+    if basis is None or basis.shape[1] == 0:
+        return 0.0
+    return float(np.sum((vector @ basis) ** 2) / np.sum(vector**2))
+
+
+def _trimmed(batch: dyck.Batch) -> dyck.Batch:
+    """``batch`` without its all-PAD trailing columns (right-padded and causal: nothing else
+    changes)."""
+    t = int(batch.mask.sum(1).max())
+    return dyck.Batch(batch.tokens[:, :t], batch.depth[:, :t], batch.valid[:, :t])
+
+
+class ToyEffects:
+    """Effects of steering one toy model at one site on one held-out batch: one clean pass,
+    then every dose resumes at the site from the clean activations there (nothing before the
+    site is computed again)."""
+
+    @torch.no_grad()
+    def __init__(self, model: torch.nn.Module, batch: dyck.Batch, site: str) -> None:
+        self.model = model.eval()
+        self.site = site
+        self.batch = _trimmed(batch)
+        self.tokens = torch.from_numpy(self.batch.tokens)
+        self.mask = torch.from_numpy(self.batch.mask)
+        cache: dict[str, torch.Tensor] = {}
+        self.clean = self.model(self.tokens, cache=cache)
+        self.x = cache[site]
+        self._ref = {}
+        for h in dyck.HEADS:
+            logp = torch.log_softmax(self.clean[h][self.mask].float(), dim=-1)
+            self._ref[h] = (logp, logp.exp())
+        self._targets: dict[str, tuple[torch.Tensor, torch.Tensor, float]] = {}
+
+    def _target(self, name: str) -> tuple[torch.Tensor, torch.Tensor, float]:
+        """(target positions, their labels, the clean accuracy there) for vector ``name``."""
+        if name not in self._targets:
+            spec = TOY_VECTORS[name]
+            where = torch.from_numpy(spec.target(self.batch))
+            labels = torch.from_numpy(self.batch.labels()[spec.head])[where]
+            self._targets[name] = (where, labels, self._accuracy(self.clean, spec.head, where, labels))
+        return self._targets[name]
+
+    @staticmethod
+    def _accuracy(logits: Mapping[str, torch.Tensor], head: str, where: torch.Tensor, labels: torch.Tensor) -> float:
+        return float((logits[head][where].argmax(-1) == labels).double().mean()) if len(labels) else float("nan")
+
+    @torch.no_grad()
+    def __call__(self, vector: SteeringVector, alpha: float, target: str | None = None) -> dict[str, float]:
+        """``kl``: mean over non-PAD positions and the three heads of KL(unsteered ‖ steered)
+        (``kl_from``: float32 elementwise, float64 sums);
+        ``accuracy_drop``: the accuracy of the head that vector ``target`` (default: this
+        vector's name) targets, on its positions, unsteered minus steered."""
+        if vector.site != self.site:
+            raise ValueError(f"vector {vector.name} is for {vector.site}, these effects are at {self.site}")
+        where, labels, clean_acc = self._target(target or vector.name)
+        with vector.apply(self.model, alpha):
+            steered = self.model(self.tokens, start=(self.site, self.x))
+        head = TOY_VECTORS[target or vector.name].head
+        return {
+            "kl": sum(float(kl_from(*self._ref[h], steered[h][self.mask])) for h in dyck.HEADS)
+            / (len(dyck.HEADS) * int(self.mask.sum())),
+            "accuracy_drop": clean_acc - self._accuracy(steered, head, where, labels),
+            "n_target": int(len(labels)),
+        }
