@@ -240,3 +240,26 @@ def test_ev_row_on_an_exactly_rotated_other_model(rng):
         assert row[f"null_moments_ev_{conv}"] == pytest.approx(row[f"rotated_ev_{conv}"], abs=1e-4)
     # both-centred activation EV leaves out the offset between the means; as they stand it counts
     assert row["act_bothcentred_naive_ev_centred"] > row["act_naive_ev_centred"]
+
+
+def test_claim_units_skip_an_arm_without_selected_rows_and_must_be_distinct(tmp_path):
+    import pandas as pd
+
+    toy = [
+        {"cohort": "A", "anchor": "A0", "other": "A1", "vector": v, "alpha": a, "acc": 1.0, "kl": 2.0}
+        for v in ("depth", "closers")
+        for a in (1.0, 2.0)
+    ]
+    neox = [{"cohort": "neox", "anchor": "n1", "other": "n2", "vector": "name", "alpha": 2.0, "kl": 3.0}]
+    pd.DataFrame(toy).to_csv(tmp_path / "toy.tsv", sep="\t", index=False)
+    pd.DataFrame(neox).to_csv(tmp_path / "neox.tsv", sep="\t", index=False)
+    tables = {("toy", "t"): tmp_path / "toy.tsv", ("neox", "t"): tmp_path / "neox.tsv"}
+    spec = {"table": "t", "column": "acc", "where": {"cohort": "A", "alpha": 2}}
+    # the GPT-NeoX table has no acc column, but no row of it is selected either
+    units = claim_units(spec, tables, {})
+    assert [u["unit"] for u in units] == ["toy:A:A0:A1:depth:2.0", "toy:A:A0:A1:closers:2.0"]
+    with pytest.raises(KeyError, match="selects on column 'shared_io'"):
+        claim_units({**spec, "where": {"shared_io": False}}, tables, {})
+    pd.DataFrame(toy + toy[:1]).to_csv(tmp_path / "toy.tsv", sep="\t", index=False)
+    with pytest.raises(ValueError, match="not distinct"):
+        claim_units(spec | {"where": {"cohort": "A"}}, tables, {})

@@ -325,6 +325,7 @@ def test_steering_tables_claims_gate_and_figure(run):
     rotated = json.loads((res / "claims/steering_rotated_restores.json").read_text())
     # both arms, every vector and pair at alpha 2
     assert {u["arm"] for u in rotated["units"]} == {"toy", "neox"} and rotated["n_units"] == 9
+    assert len({u["unit"] for u in rotated["units"]}) == 9  # named by cohort, pair, vector and dose
     for name in ("figure3", "figure3_accuracy"):
         assert (res / f"figures/{name}.png").stat().st_size > 10_000
     # the gate: strict exits non-zero exactly when a steering claim failed

@@ -28,6 +28,9 @@ KEY_COLUMNS = (
     "d",
     "alternative",
     "test",
+    "vector",
+    "alpha",
+    "condition",
 )
 
 
@@ -68,4 +71,8 @@ def claim_units(
             )
     if not units:
         raise ValueError(f"claim selects no rows (table {spec['table']!r}, sites {spec.get('sites', 'all')!r})")
+    names = [u["unit"] for u in units]
+    if len(set(names)) != len(names):
+        twice = sorted({n for n in names if names.count(n) > 1})
+        raise ValueError(f"claim units are not distinct by the key columns {KEY_COLUMNS}: {twice[:3]}")
     return units

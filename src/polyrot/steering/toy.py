@@ -120,55 +120,76 @@ def _trimmed(batch: dyck.Batch) -> dyck.Batch:
     return dyck.Batch(batch.tokens[:, :t], batch.depth[:, :t], batch.valid[:, :t])
 
 
-class ToyEffects:
-    """Effects of steering one toy model at one site on one held-out batch: one clean pass,
-    then every dose resumes at the site from the clean activations there (nothing before the
-    site is computed again)."""
+class _Part:
+    """One length bucket of the held-out batch: its clean pass, the clean activations at the
+    site, and the clean log-probabilities at its non-PAD positions."""
 
     @torch.no_grad()
     def __init__(self, model: torch.nn.Module, batch: dyck.Batch, site: str) -> None:
-        self.model = model.eval()
-        self.site = site
         self.batch = _trimmed(batch)
         self.tokens = torch.from_numpy(self.batch.tokens)
         self.mask = torch.from_numpy(self.batch.mask)
         cache: dict[str, torch.Tensor] = {}
-        self.clean = self.model(self.tokens, cache=cache)
+        self.clean = model(self.tokens, cache=cache)
         self.x = cache[site]
-        self._ref = {}
+        self.ref = {}
         for h in dyck.HEADS:
             logp = torch.log_softmax(self.clean[h][self.mask].float(), dim=-1)
-            self._ref[h] = (logp, logp.exp())
-        self._targets: dict[str, tuple[torch.Tensor, torch.Tensor, float]] = {}
+            self.ref[h] = (logp, logp.exp())
+        self.targets: dict[str, tuple[torch.Tensor, torch.Tensor, int]] = {}
 
-    def _target(self, name: str) -> tuple[torch.Tensor, torch.Tensor, float]:
-        """(target positions, their labels, the clean accuracy there) for vector ``name``."""
-        if name not in self._targets:
+    def target(self, name: str) -> tuple[torch.Tensor, torch.Tensor, int]:
+        """(target positions, their labels, how many the clean pass gets right) for vector ``name``."""
+        if name not in self.targets:
             spec = TOY_VECTORS[name]
             where = torch.from_numpy(spec.target(self.batch))
             labels = torch.from_numpy(self.batch.labels()[spec.head])[where]
-            self._targets[name] = (where, labels, self._accuracy(self.clean, spec.head, where, labels))
-        return self._targets[name]
+            self.targets[name] = (where, labels, _correct(self.clean, spec.head, where, labels))
+        return self.targets[name]
 
-    @staticmethod
-    def _accuracy(logits: Mapping[str, torch.Tensor], head: str, where: torch.Tensor, labels: torch.Tensor) -> float:
-        return float((logits[head][where].argmax(-1) == labels).double().mean()) if len(labels) else float("nan")
+
+def _correct(logits: Mapping[str, torch.Tensor], head: str, where: torch.Tensor, labels: torch.Tensor) -> int:
+    return int((logits[head][where].argmax(-1) == labels).sum())
+
+
+class ToyEffects:
+    """Effects of steering one toy model at one site on one held-out batch: one clean pass,
+    then every dose resumes at the site from the clean activations there (nothing before the
+    site is computed again). The batch is sorted by length into ``buckets`` parts, each cut
+    after its longest sequence (right-padded and causal, so the effects are the same; fewer
+    PAD positions are computed)."""
+
+    def __init__(self, model: torch.nn.Module, batch: dyck.Batch, site: str, buckets: int = 2) -> None:
+        self.model = model.eval()
+        self.site = site
+        order = np.argsort(batch.mask.sum(1), kind="stable")
+        self.parts = [
+            _Part(self.model, dyck.Batch(batch.tokens[i], batch.depth[i], batch.valid[i]), site)
+            for i in np.array_split(order, buckets)
+            if len(i)
+        ]
+        self.n_positions = sum(int(p.mask.sum()) for p in self.parts)
 
     @torch.no_grad()
     def __call__(self, vector: SteeringVector, alpha: float, target: str | None = None) -> dict[str, float]:
         """``kl``: mean over non-PAD positions and the three heads of KL(unsteered ‖ steered)
-        (``kl_from``: float32 elementwise, float64 sums);
-        ``accuracy_drop``: the accuracy of the head that vector ``target`` (default: this
-        vector's name) targets, on its positions, unsteered minus steered."""
+        (``kl_from``: float32 elementwise, float64 sums); ``accuracy_drop``: the accuracy of
+        the head that vector ``target`` (default: this vector's name) targets, on its
+        positions, unsteered minus steered (NaN where the batch has no such position)."""
         if vector.site != self.site:
             raise ValueError(f"vector {vector.name} is for {vector.site}, these effects are at {self.site}")
-        where, labels, clean_acc = self._target(target or vector.name)
+        name = target or vector.name
+        head = TOY_VECTORS[name].head
+        kl, n, clean, steered_right = 0.0, 0, 0, 0
         with vector.apply(self.model, alpha):
-            steered = self.model(self.tokens, start=(self.site, self.x))
-        head = TOY_VECTORS[target or vector.name].head
+            for part in self.parts:
+                where, labels, right = part.target(name)
+                steered = self.model(part.tokens, start=(self.site, part.x))
+                kl += sum(float(kl_from(*part.ref[h], steered[h][part.mask])) for h in dyck.HEADS)
+                n, clean = n + len(labels), clean + right
+                steered_right += _correct(steered, head, where, labels)
         return {
-            "kl": sum(float(kl_from(*self._ref[h], steered[h][self.mask])) for h in dyck.HEADS)
-            / (len(dyck.HEADS) * int(self.mask.sum())),
-            "accuracy_drop": clean_acc - self._accuracy(steered, head, where, labels),
-            "n_target": int(len(labels)),
+            "kl": kl / (len(dyck.HEADS) * self.n_positions),
+            "accuracy_drop": (clean - steered_right) / n if n else float("nan"),
+            "n_target": n,
         }
