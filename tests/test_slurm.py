@@ -69,6 +69,9 @@ def test_every_cluster_job_went_through_sbatch(cluster_run):
         "benchmark_table",
         "judge_bars_C_Pr",
         "decoy_table",
+        "steering_tables",
+        "judge_steering_claims",
+        "steering",
     }, local
     # SLURM knows every job (finished jobs stay in squeue for MinJobAge; no accounting here)
     ids = sorted(submitted.values(), key=int)
