@@ -3,10 +3,8 @@ every vector x dose x condition (within, unrotated, rotated through R, random), 
 held-out corpus tokens."""
 
 import numpy as np
-import pandas as pd
 import torch
 
-from polyrot import atomic
 from polyrot.neox import source
 from polyrot.scripting import run_script
 from polyrot.steering import neox as neox_steering
@@ -33,33 +31,23 @@ def main(smk) -> None:
     others = [m for m in models if m != anchor]
     rotations = {m: np.load(r) for m, r in zip(others, smk.input.rotations, strict=True)}
     evaluators = {m: neox_steering.NeoxEffects(net, tokens, n["batch_size"]) for m, net in nets.items()}
-    d = len(next(iter(vectors.values())).vector)
-    rows = sweep.sweep(
-        evaluators, anchor, rotations, vectors, s["alphas"], vector.random_directions(s["random_draws"], d, s["seed"])
-    )
+    directions = vector.random_directions(s["random_draws"], len(next(iter(vectors.values())).vector), s["seed"])
+    rows = sweep.sweep(evaluators, anchor, rotations, vectors, s["alphas"], directions)
 
-    effects = pd.DataFrame(rows)
-    effects.insert(0, "anchor", anchor)
-    effects.insert(0, "cohort", "neox")
-    vector.save_vectors(smk.output.vectors, vectors)
-    meta = {
-        "cohort": "neox",
-        "anchor": anchor,
-        "site": n["site"],
-        "revision": p.revision,
-        "shared_io": False,
-        "pinned_dim": 0,
-        "d": d,
-        "heldout_tokens": int(tokens.size),
-        "vectors": {
-            name: {"norm": v.norm, "sign": v.sign, "pinned_fraction": 0.0, **counts[name]}
-            for name, v in vectors.items()
+    effects = sweep.write_sweep(
+        smk.output,
+        rows,
+        vectors,
+        {
+            "cohort": "neox",
+            "anchor": anchor,
+            "site": n["site"],
+            "revision": p.revision,
+            "shared_io": False,
+            "pinned_dim": 0,
+            "heldout_tokens": int(tokens.size),
         },
-    }
-    atomic.write_json(smk.output.meta, meta)
-    atomic.write_tsv(
-        smk.output.effects,
-        effects,
+        {name: {"pinned_fraction": 0.0, **counts[name]} for name in vectors},
         header=f"steering effects, GPT-NeoX (anchor {anchor}@{p.revision}, {n['site']}); held-out tokens: "
         f"{tokens.size}; random: mean and sd over {s['random_draws']} draws",
     )

@@ -2,11 +2,8 @@
 vector x dose x condition (within, unrotated, rotated through R, random) on held-out sequences."""
 
 import numpy as np
-import pandas as pd
 import torch
-from safetensors.numpy import load_file
 
-from polyrot import atomic
 from polyrot.scripting import run_script
 from polyrot.steering import sweep, toy, vector
 from polyrot.toy import dyck, train
@@ -25,28 +22,27 @@ def main(smk) -> None:
     first = dyck.Batch(*(a[: s["toy"]["eval_n"]] for a in (heldout.tokens, heldout.depth, heldout.valid)))
 
     vectors = toy.toy_vectors(nets[anchor], analysis, site)
-    basis = toy.pinned_basis(load_file(weights[anchor])) if p.shared_io else None
+    anchor_weights = {k: t.numpy() for k, t in nets[anchor].state_dict().items()}
+    basis = toy.pinned_basis(anchor_weights) if p.shared_io else None
     others = [m for m in models if m != anchor]
     rotations = {m: np.load(r) for m, r in zip(others, smk.input.rotations, strict=True)}
     evaluators = {m: toy.ToyEffects(net, first, site) for m, net in nets.items()}
     directions = vector.random_directions(s["random_draws"], len(next(iter(vectors.values())).vector), s["seed"])
     rows = sweep.sweep(evaluators, anchor, rotations, vectors, s["alphas"], directions, desc=f"steering {p.cohort}")
 
-    effects = pd.DataFrame(rows)
-    effects.insert(0, "anchor", anchor)
-    effects.insert(0, "cohort", p.cohort)
-    vector.save_vectors(smk.output.vectors, vectors)
-    meta = {
-        "cohort": p.cohort,
-        "anchor": anchor,
-        "site": site,
-        "shared_io": bool(p.shared_io),
-        "pinned_dim": 0 if basis is None else int(basis.shape[1]),
-        "d": int(len(next(iter(vectors.values())).vector)),
-        "vectors": {
+    effects = sweep.write_sweep(
+        smk.output,
+        rows,
+        vectors,
+        {
+            "cohort": p.cohort,
+            "anchor": anchor,
+            "site": site,
+            "shared_io": bool(p.shared_io),
+            "pinned_dim": 0 if basis is None else int(basis.shape[1]),
+        },
+        {
             name: {
-                "norm": v.norm,
-                "sign": v.sign,
                 "pinned_fraction": toy.pinned_fraction(v.vector, basis),
                 "positions": {
                     side: int(getattr(toy.TOY_VECTORS[name], side)(analysis).sum()) for side in ("plus", "minus")
@@ -55,11 +51,6 @@ def main(smk) -> None:
             }
             for name, v in vectors.items()
         },
-    }
-    atomic.write_json(smk.output.meta, meta)
-    atomic.write_tsv(
-        smk.output.effects,
-        effects,
         header=f"steering effects, toy cohort {p.cohort} (anchor {anchor}, {site}); held-out sequences: "
         f"{len(first)}; random: mean and sd over {s['random_draws']} draws",
     )

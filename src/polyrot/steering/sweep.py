@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from tqdm.auto import tqdm
 
 from polyrot.steering.vector import SteeringVector
@@ -74,3 +75,32 @@ def _summary(draws: Sequence[Mapping[str, float]]) -> dict[str, float]:
                 f"{k}_q90": float(np.quantile(values, 0.9)),
             }
     return out
+
+
+def write_sweep(
+    outputs: Mapping[str, str],
+    rows: Sequence[Mapping[str, Any]],
+    vectors: Mapping[str, SteeringVector],
+    about: Mapping[str, Any],
+    per_vector: Mapping[str, Mapping[str, Any]],
+    header: str,
+) -> pd.DataFrame:
+    """Write one cohort's (arm's) sweep, each file atomically: ``outputs["effects"]`` the rows
+    with ``about``'s cohort and anchor first, ``outputs["vectors"]`` the vectors, and
+    ``outputs["meta"]`` ``about`` with d and each vector's norm, sign and ``per_vector``
+    entries. Returns the effects table."""
+    from polyrot import atomic
+    from polyrot.steering.vector import save_vectors
+
+    effects = pd.DataFrame(rows)
+    effects.insert(0, "anchor", about["anchor"])
+    effects.insert(0, "cohort", about["cohort"])
+    save_vectors(outputs["vectors"], dict(vectors))
+    meta = {
+        **about,
+        "d": len(next(iter(vectors.values())).vector),
+        "vectors": {name: {"norm": v.norm, "sign": v.sign, **per_vector[name]} for name, v in vectors.items()},
+    }
+    atomic.write_json(outputs["meta"], meta)
+    atomic.write_tsv(outputs["effects"], effects, header=header)
+    return effects
