@@ -20,6 +20,7 @@ include: "workflow/rules/common.smk"
 wildcard_constraints:
     arm=r"toy|neox",
     model=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
+    stack=r"[A-Za-z0-9][A-Za-z0-9_.+-]*",
     checkpoint=r"[A-Za-z0-9_.-]+",
     site=r"[a-z_]+\d*",
     expansion=r"\d+",

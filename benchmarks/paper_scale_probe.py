@@ -3,6 +3,7 @@ hyper-parameters for a few steps, runs Bar B on a slice of samples, and projects
 the paper's scale (60,000 steps; 10^7 Bar B sequences per model).
 
     python benchmarks/paper_scale_probe.py [--config config/paper.yaml] [--steps 1000] [--bar-samples 50000]
+        [--bar-models 11]
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ def main() -> None:
     parser.add_argument("--config", default="config/paper.yaml")
     parser.add_argument("--steps", type=int, default=1000)
     parser.add_argument("--bar-samples", type=int, default=50_000)
+    parser.add_argument("--bar-models", type=int, default=11, help="models Bar B judges (paper: 10 seeds + the decoy)")
     args = parser.parse_args()
     cfg = config.load_file(args.config)
     task = config.TaskConfig.from_dict(cfg.raw["task"])
@@ -52,15 +54,22 @@ def main() -> None:
         "accuracy after the probe (analysis batch): "
         + ", ".join(f"{h} {meta[f'acc_analysis_{h}']:.4f}" for h in ("tok", "depth", "valid"))
     )
+    # Bar B as the rule runs it: every model (the seeds and the decoy) in one stacked pass,
+    # within-seed units for all and cross-seed units for the non-anchors, twice (the
+    # registered statistic and the study code's)
+    k = args.bar_models
+    models = {f"m{i}": model for i in range(k)}
+    references = {f"m{i}": "m0" for i in range(1, k)}
     start = time.perf_counter()
     units = behavioural.bar_b_units(
-        {"m": model}, {}, task, args.bar_samples, cfg.bars.B.batch_size, cfg.bars.B.seed, 1e-6, device, progress=False
+        models, references, task, args.bar_samples, cfg.bars.B.batch_size, cfg.bars.B.seed, 1e-6, device, progress=False
     )
     elapsed = time.perf_counter() - start
     rate = args.bar_samples / elapsed
     print(
-        f"Bar B: {args.bar_samples} sequences in {elapsed:.1f} s ({rate:.0f} seq/s, within-seed KL "
-        f"{units[0]['value']:.3g}); projected {cfg.bars.B.n_samples:.0e} per model: {cfg.bars.B.n_samples / rate / 60:.1f} min"
+        f"Bar B, {k} models stacked: {args.bar_samples} sequences in {elapsed:.1f} s ({rate:.0f} seq/s, within-seed KL "
+        f"{units[0]['value']:.3g}); projected {cfg.bars.B.n_samples:.0e} sequences, both statistics: "
+        f"{2 * cfg.bars.B.n_samples / rate / 60:.1f} min"
     )
 
 

@@ -61,6 +61,7 @@ def test_every_cluster_job_went_through_sbatch(cluster_run):
     local = _localrules(log)
     assert local <= {
         "all",
+        "train_toy",
         "python_docs",
         "audit_tables",
         "judge_claims",

@@ -30,6 +30,7 @@ import yaml
 # nothing; every other setting reaches the rules that use it as a `params` entry.
 NO_OUTPUT: dict[str, str] = {
     "train.threads": "CPU threads of a training job: how fast, not what (Snakemake may lower it to --cores)",
+    "train.data_workers": "processes generating a training job's data: how fast, not what (the same function of seed and step)",
     "neox.extract.threads": "CPU threads of an extraction job",
     "neox.family.threads": "CPU threads of a family training job",
     "audit.temp_caches": "whether activation caches are deleted after use, not what any output holds",
@@ -362,6 +363,32 @@ class Config(Section):
 
     def seed_of(self, model: str) -> int:
         return int(model[1:])
+
+    def needs_anchor(self, model: str) -> bool:
+        """Whether ``model`` trains on its cohort anchor's trained I/O (cohort A's other seeds)."""
+        cohort = self.cohort_of(model)
+        return cohort.shared_io and model != cohort.anchor_model
+
+    @property
+    def toy_stacks(self) -> dict[str, list[str]]:
+        """The toy training jobs: name -> the models it trains as one stack.
+
+        Models that need no other model's weights (every anchor, every seed of a cohort
+        without shared I/O) are stacked first, then the seeds that wait for their anchor's
+        trained I/O; each group is cut into stacks of ``train.stack`` in config order. A
+        stack's name joins its models with ``+``.
+        """
+        size = int(self.raw["train"]["stack"])
+        stacks: dict[str, list[str]] = {}
+        for later in (False, True):
+            group = [m for m in self.models if self.needs_anchor(m) == later]
+            for i in range(0, len(group), size):
+                stacks["+".join(group[i : i + size])] = group[i : i + size]
+        return stacks
+
+    def stack_of(self, model: str) -> str:
+        """The name of the training stack that trains ``model``."""
+        return next(name for name, models in self.toy_stacks.items() if model in models)
 
     @property
     def arms(self) -> list[str]:

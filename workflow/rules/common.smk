@@ -73,6 +73,8 @@ BAR_REFERENCES = {
     DECOY: DECOY_OF,
 }
 SHARED_IO_ANCHORS = {c.anchor_model for c in CFG.cohorts.values() if c.shared_io}
+# the toy training jobs: stack name -> its models (train.stack models per job)
+TOY_STACKS = CFG.toy_stacks
 
 
 def drift_checkpoints(arm, model):
@@ -113,6 +115,11 @@ def benchmark_file(rule, *keys):
     return RESULTS / "benchmarks" / rule / ("-".join(keys) + ".tsv")
 
 
+def toy_model_dir(model):
+    """A toy model's training folder: its checkpoints, best/, final/, train_log.tsv."""
+    return RESULTS / "toy" / "models" / model
+
+
 def toy_model_file(model, checkpoint="best"):
     """A toy model's weights: ``best``, ``final`` or an intermediate ``stepNNNNNN``."""
     return RESULTS / "toy" / "models" / model / checkpoint / "model.safetensors"
@@ -145,6 +152,12 @@ def bar_model_file(model):
 def causal_effects_file(model):
     """Bars C and Pr: one model's predicted and measured component effects."""
     return RESULTS / "bars" / "causal" / f"{model}.json"
+
+
+def toy_stack_manifest(stack):
+    """What a training stack wrote: each model's final step, best step and config hash (the
+    per-model rule `train_toy` publishes best/ and final/ from the checkpoints it names)."""
+    return RESULTS / "toy" / "stacks" / f"{stack}.json"
 
 
 def toy_meta_file(model, checkpoint):
@@ -259,11 +272,13 @@ def figure_files(name):
 
 # ---------------------------------------------------------------- inputs that depend on a job
 def frozen_io_input(wildcards):
-    """Cohort A's non-anchor seeds train on the anchor's trained (best) I/O weights."""
-    cohort = CFG.cohort_of(wildcards.model)
-    if cohort.shared_io and wildcards.model != cohort.anchor_model:
-        return {"frozen_io": toy_model_file(cohort.anchor_model, "best")}
-    return {}
+    """Cohort A's non-anchor seeds train on the anchor's trained (best) I/O weights: one
+    input per such model of the stack, ``frozen_io_{model}``."""
+    return {
+        f"frozen_io_{m}": toy_model_file(CFG.cohort_of(m).anchor_model, "best")
+        for m in TOY_STACKS[wildcards.stack]
+        if CFG.needs_anchor(m)
+    }
 
 
 def audit_site_inputs(wildcards):
@@ -327,7 +342,7 @@ STEERING_CLAIM_TABLES = [
 
 def benchmark_inputs():
     """Every `benchmark:` record the default target produces."""
-    files = [benchmark_file("train_toy", m) for m in CFG.models]
+    files = [benchmark_file("train_toy_stack", s) for s in TOY_STACKS]
     files += [benchmark_file("steering_toy", c) for c in CFG.cohorts]
     files += [benchmark_file("steering_neox", "neox")] if NEOX is not None else []
     files += [benchmark_file("judge_bar_P", "all")] + [benchmark_file("causal_effects", m) for m in CFG.models + [DECOY]]

@@ -28,7 +28,7 @@ from tqdm.auto import tqdm
 
 from polyrot.bars import unit_fields
 from polyrot.config import TaskConfig
-from polyrot.toy import dyck
+from polyrot.toy import dyck, stacked
 
 Model = Callable[[torch.Tensor], Mapping[str, torch.Tensor]]
 
@@ -198,13 +198,14 @@ def bar_b_units(
             raise KeyError(f"cross-seed pair {m}->{ref} names a model that is not given")
     within = {m: Unit("within", m, None) for m in models}
     cross = {m: Unit("cross", m, ref) for m, ref in references.items()}
+    forward = stacked.forward_each(models)  # every toy model in one stacked pass
     desc = "Bar B" if mixture == "training" else f"Bar B ({mixture})"
     bar = tqdm(total=n_samples, desc=desc, unit="seq", disable=not progress, mininterval=1.0)
     for batch in sample_stream(task, n_samples, batch_size, seed, mixture):
         tokens = torch.from_numpy(batch.tokens).to(device)
         labels = {h: torch.from_numpy(v).to(device) for h, v in batch.labels().items()}
         mask = (tokens != dyck.PAD).double()
-        logits = {name: model(tokens) for name, model in models.items()}
+        logits = forward(tokens)
         for name, unit in within.items():
             unit.add({h: kl_to_labels(logits[name][h], labels[h], eps, smoothing) for h in dyck.HEADS}, mask)
         for name, unit in cross.items():

@@ -1,4 +1,6 @@
-"""Training the toy transformer: data stream, schedule, evaluation, checkpoints, resume.
+"""Training the toy transformers, one or a stack of K at a time: schedule, evaluation,
+checkpoints, resume (the data stream is ``polyrot.toy.data``, the stacked model
+``polyrot.toy.stacked``).
 
 Layout under a model directory (``results/toy/models/{model}/``)::
 
@@ -7,24 +9,23 @@ Layout under a model directory (``results/toy/models/{model}/``)::
     train_log.tsv          one row per log or evaluation step
 
 Checkpoints are written to a temporary directory and renamed, so a directory named
-``stepNNNNNN`` is always complete. ``train()`` resumes from the newest checkpoint whose
-config hash matches; checkpoints from another config are removed, never mixed in.
-Data are a pure function of (data seed, step), so a resumed run is bit-identical to an
-uninterrupted one.
+``stepNNNNNN`` is always complete. ``train_stack()`` resumes from the newest checkpoint
+whose config hash matches (for a stack: the newest that every unfinished model has);
+checkpoints from another config are removed, never mixed in. Data are a pure function of
+(data seed, step), so a resumed run is bit-identical to an uninterrupted one on a CPU.
+A stack writes each model's checkpoints exactly as training it alone would (weights,
+the single-model AdamW state, log), so stacks and single runs resume each other.
 """
 
 from __future__ import annotations
 
-import concurrent.futures
 import logging
 import math
 import re
 import shutil
-from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import torch
 from safetensors.torch import load_file, save_file
@@ -32,9 +33,27 @@ from tqdm.auto import tqdm
 
 from polyrot import atomic
 from polyrot.config import FamilyConfig, TaskConfig, TrainConfig, stable_hash
-from polyrot.toy import dyck
+from polyrot.toy.data import StackStream, batches, data_seed
 from polyrot.toy.evaluation import eval_sets, evaluate, loss_fn
-from polyrot.toy.transformer import IO_PARAMS, ToyTransformer, build
+from polyrot.toy.stacked import StackedToy, clip_per_model, per_model_loss
+from polyrot.toy.transformer import IO_PARAMS, ToyConfig, ToyTransformer, build
+
+__all__ = [
+    "Member",
+    "RunState",
+    "batches",
+    "data_seed",
+    "finish",
+    "list_checkpoints",
+    "load_weights",
+    "loss_fn",
+    "lr_at",
+    "resolve_device",
+    "run_hash",
+    "step_dir_name",
+    "train",
+    "train_stack",
+]
 
 log = logging.getLogger(__name__)
 
@@ -43,51 +62,6 @@ _STEP_DIR = re.compile(r"^step(\d{6,})$")
 
 def step_dir_name(step: int) -> str:
     return f"step{step:06d}"
-
-
-def data_seed(seed: int) -> int:
-    """The data-order seed of a model: differs from its init seed's stream."""
-    return int(np.random.SeedSequence([seed, 0xDA7A]).generate_state(1)[0])
-
-
-# ---------------------------------------------------------------- data
-def _chunk(task: TaskConfig, cfg: TrainConfig, seed: int, index: int) -> list[np.ndarray]:
-    """The ``index``-th chunk of ``chunk_steps`` batches of token ids (labels recomputed on use)."""
-    rng = np.random.default_rng(np.random.SeedSequence([data_seed(seed), index]))
-    n = cfg.chunk_steps * cfg.batch_size
-    batch = dyck.sample(n, rng, task.train_min_len, task.train_max_len, task.p_valid, task.p_open)
-    stacked = batch.stacked()
-    if cfg.length_bucketing:
-        order = np.argsort((batch.tokens != dyck.PAD).sum(1), kind="stable")
-        stacked = stacked[:, order]
-    parts = [stacked[:, i * cfg.batch_size : (i + 1) * cfg.batch_size] for i in range(cfg.chunk_steps)]
-    if cfg.length_bucketing:
-        perm = rng.permutation(cfg.chunk_steps)
-        parts = [parts[i] for i in perm]
-    out = []
-    for p in parts:
-        width = int((p[0] != dyck.PAD).sum(1).max()) if cfg.length_bucketing else dyck.N_CTX
-        out.append(np.ascontiguousarray(p[:, :, :width]))
-    return out
-
-
-def batches(task: TaskConfig, cfg: TrainConfig, seed: int, start_step: int = 0) -> Iterator[torch.Tensor]:
-    """Infinite stream of ``(3, batch, T)`` int64 tensors (tokens, depth, valid) from
-    ``start_step`` on; the next chunk is generated in a background thread."""
-    pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="dyck-data")
-    index = start_step // cfg.chunk_steps
-    skip = start_step % cfg.chunk_steps
-    future = pool.submit(_chunk, task, cfg, seed, index)
-    try:
-        while True:
-            parts = future.result()
-            index += 1
-            future = pool.submit(_chunk, task, cfg, seed, index)
-            for p in parts[skip:]:
-                yield torch.from_numpy(p)
-            skip = 0
-    finally:
-        pool.shutdown(wait=False, cancel_futures=True)
 
 
 # ---------------------------------------------------------------- loss, schedule, eval
@@ -155,6 +129,47 @@ def _prune(model_dir: Path, state: RunState, keep_all: bool) -> None:
             shutil.rmtree(model_dir / step_dir_name(step))
 
 
+def finish(model_dir: str | Path, config_hash: str | None = None) -> RunState:
+    """Write ``train_log.tsv``, ``best/`` and ``final/`` from a finished run's checkpoints.
+
+    The newest checkpoint is the final one; its log holds every row. With ``config_hash``
+    a checkpoint of another config is refused (a manifest and its checkpoints disagree).
+    """
+    model_dir = Path(model_dir)
+    steps = list_checkpoints(model_dir)
+    if not steps:
+        raise FileNotFoundError(f"{model_dir} holds no checkpoint: train the model first")
+    newest = model_dir / step_dir_name(steps[-1])
+    state = _state_of(atomic.read_json(newest / "meta.json"))
+    if config_hash is not None and state.config_hash != config_hash:
+        raise RuntimeError(
+            f"{newest} was trained with another config ({state.config_hash[:12]}, not {config_hash[:12]})"
+        )
+    frame = pd.read_csv(newest / "log.tsv", sep="\t")
+    atomic.write_tsv(model_dir / "train_log.tsv", frame)
+    for name, step in (("best", state.best_step), ("final", state.step)):
+        src = model_dir / step_dir_name(step)
+        meta = atomic.read_json(src / "meta.json")
+        meta.update(selected_as=name, source_checkpoint=src.name)
+        with atomic.atomic_dir(model_dir / name) as tmp:
+            shutil.copy2(src / "model.safetensors", tmp / "model.safetensors")
+            (tmp / "meta.json").write_text(atomic.dumps(meta))
+    return state
+
+
+def _state_of(meta: dict) -> RunState:
+    fields = {k: v for k, v in meta.items() if k in RunState.__dataclass_fields__}
+    best = fields.pop("best_score", None)
+    return RunState(**fields, best_score=tuple(best) if best else None)
+
+
+def _update_best(state: RunState, metrics: dict) -> None:
+    score = (metrics["min_heldout_acc"], -metrics["loss_heldout"])
+    if state.best_score is None or score > tuple(state.best_score):
+        state.best_score = score
+        state.best_step = state.step
+
+
 # ---------------------------------------------------------------- the loop
 def resolve_device(name: str) -> torch.device:
     if name == "auto":
@@ -164,17 +179,310 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def run_hash(task: TaskConfig, cfg: TrainConfig, seed: int, frozen_io: dict[str, torch.Tensor] | None) -> str:
-    """Everything that determines the trained weights (not threads, device or logging)."""
-    relevant = {
-        k: v for k, v in asdict(cfg).items() if k not in ("threads", "log_every", "keep_all_checkpoints", "device")
-    }
+#: Training settings that decide how fast, not what: left out of a run's hash.
+SPEED_ONLY = ("threads", "log_every", "keep_all_checkpoints", "device", "stack", "data_workers")
+
+
+def run_hash(
+    task: TaskConfig,
+    cfg: TrainConfig,
+    seed: int,
+    frozen_io: dict[str, torch.Tensor] | None,
+    partners: list[int] | None = None,
+) -> str:
+    """Everything that determines the trained weights (not threads, device or logging).
+
+    Stacking changes nothing a model computes while every batch is 64 tokens wide (on a
+    CPU the stacked run is then bitwise the single one). With length bucketing a stacked
+    model's batch is padded to the widest of its stack, which changes float rounding in
+    the sums over positions: the seeds it is stacked with (``partners``) then enter the
+    hash, so a checkpoint is never resumed under other padding.
+    """
+    relevant = {k: v for k, v in asdict(cfg).items() if k not in SPEED_ONLY}
     io_hash = None
     if frozen_io is not None:
         io_hash = stable_hash({k: v.cpu().numpy().tobytes().hex() for k, v in sorted(frozen_io.items())})
-    return stable_hash(
-        {"task": asdict(task), "train": relevant, "seed": seed, "frozen_io": io_hash, "arch": "toy-104448"}
+    record = {"task": asdict(task), "train": relevant, "seed": seed, "frozen_io": io_hash, "arch": "toy-104448"}
+    if cfg.length_bucketing and partners and len(partners) > 1:
+        record["padded_with"] = sorted(partners)
+    return stable_hash(record)
+
+
+@dataclass
+class Member:
+    """One model of a training stack."""
+
+    model_dir: Path
+    """Where its checkpoints, ``best/``, ``final/`` and ``train_log.tsv`` go."""
+    seed: int
+    """Initialisation seed (the data seed derives from it)."""
+    frozen_io: dict[str, torch.Tensor] | None = None
+    """Cohort A's non-anchor seeds: W_E and the three unembeddings, kept bit-identical."""
+
+
+@dataclass
+class _Run:
+    member: Member
+    config_hash: str
+    state: RunState
+    rows: list[dict]
+    resumable: list[int]
+    metrics: dict = field(default_factory=dict)
+
+    def done(self, cfg: TrainConfig) -> bool:
+        return self.state.stopped_early or self.state.step >= cfg.steps
+
+
+def _prepare(member: Member, task: TaskConfig, cfg: TrainConfig, partners: list[int]) -> _Run:
+    """Clear a killed run's debris and other configs' checkpoints; read the newest state."""
+    model_dir = member.model_dir
+    model_dir.mkdir(parents=True, exist_ok=True)
+    if member.frozen_io is not None:
+        missing = set(IO_PARAMS) - set(member.frozen_io)
+        if missing:
+            raise ValueError(f"frozen I/O weights lack {sorted(missing)}")
+    config_hash = run_hash(task, cfg, member.seed, member.frozen_io, partners)
+    for tmp in model_dir.glob(".*.tmp"):  # half-written checkpoints of a killed run
+        shutil.rmtree(tmp) if tmp.is_dir() else tmp.unlink()
+    resumable = []
+    for s in list_checkpoints(model_dir):
+        if atomic.read_json(model_dir / step_dir_name(s) / "meta.json")["config_hash"] == config_hash:
+            resumable.append(s)
+        else:
+            log.warning("removing checkpoint step %d of %s: another config", s, model_dir.name)
+            shutil.rmtree(model_dir / step_dir_name(s))
+    state = RunState(step=0, config_hash=config_hash)
+    if resumable:
+        state = _state_of(atomic.read_json(model_dir / step_dir_name(resumable[-1]) / "meta.json"))
+    return _Run(member, config_hash, state, [], resumable)
+
+
+def _initial_state(member: Member, device: torch.device) -> dict[str, torch.Tensor]:
+    weights = {k: v.detach() for k, v in build(member.seed).state_dict().items()}
+    if member.frozen_io is not None:
+        for name in IO_PARAMS:
+            weights[name] = member.frozen_io[name].detach().to(weights[name].dtype).clone()
+    return {k: v.to(device) for k, v in weights.items()}
+
+
+class _Optimiser:
+    """One AdamW over a stack's trainable weights, converting its state to and from the
+    single-model optimiser's (``optim.pt`` stays what ``torch.optim.AdamW`` over one
+    model's trainable parameters saves, so checkpoints do not depend on the stacking)."""
+
+    def __init__(self, stack: StackedToy, frozen: list[bool], cfg: TrainConfig) -> None:
+        self.stack, self.frozen = stack, frozen
+        all_frozen = all(frozen)
+        self.names = [n for n in stack.names if not (all_frozen and n in IO_PARAMS)]
+        for n in stack.names:
+            stack.param(n).requires_grad_(n in self.names)
+        self.params = [stack.param(n) for n in self.names]
+        self.opt = torch.optim.AdamW(self.params, lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay)
+        # models whose I/O stays frozen while another model of the stack trains its own
+        self.masked = [i for i, f in enumerate(frozen) if f] if not all_frozen and any(frozen) else []
+        self.frozen_values = {n: stack.param(n)[self.masked].detach().clone() for n in IO_PARAMS if self.masked}
+
+    def member_names(self, k: int) -> list[str]:
+        return [n for n in self.stack.names if not (self.frozen[k] and n in IO_PARAMS)]
+
+    def load(self, singles: list[dict]) -> None:
+        """Stack the single-model optimiser states ``singles`` (one per model, same step)."""
+        state = {}
+        for i, name in enumerate(self.names):
+            per_model = []
+            for k, single in enumerate(singles):
+                names = self.member_names(k)
+                per_model.append(single["state"][names.index(name)] if name in names else None)
+            ref = next(s for s in per_model if s is not None)
+            state[i] = {
+                "step": ref["step"].clone(),
+                "exp_avg": torch.stack([s["exp_avg"] if s else torch.zeros_like(ref["exp_avg"]) for s in per_model]),
+                "exp_avg_sq": torch.stack(
+                    [s["exp_avg_sq"] if s else torch.zeros_like(ref["exp_avg_sq"]) for s in per_model]
+                ),
+            }
+        group = {k: v for k, v in self.opt.state_dict()["param_groups"][0].items()}
+        self.opt.load_state_dict({"state": state, "param_groups": [group]})
+
+    def single(self, k: int) -> dict:
+        """Model ``k``'s optimiser state as a single-model AdamW's ``state_dict()``."""
+        group = {key: v for key, v in self.opt.param_groups[0].items() if key != "params"}
+        names = self.member_names(k)
+        state = {}
+        for j, name in enumerate(names):
+            s = self.opt.state[self.stack.param(name)]
+            state[j] = {key: (v.clone() if key == "step" else v[k].detach().clone()) for key, v in s.items()}
+        return {"state": state, "param_groups": [{**group, "params": list(range(len(names)))}]}
+
+    def step(self, lr: float, max_norm: float) -> None:
+        for group in self.opt.param_groups:
+            group["lr"] = lr
+        if self.masked:
+            for n in IO_PARAMS:
+                self.stack.param(n).grad[self.masked] = 0
+        clip_per_model(self.params, max_norm)
+        self.opt.step()
+        if self.masked:  # undo the weight decay AdamW applied to them
+            with torch.no_grad():
+                for n, v in self.frozen_values.items():
+                    self.stack.param(n)[self.masked] = v
+
+
+def _write_checkpoint(
+    model_dir: Path, weights: dict, optim: dict, state: RunState, rows: list[dict], metrics: dict
+) -> None:
+    with atomic.atomic_dir(model_dir / step_dir_name(state.step)) as tmp:
+        save_file({k: v.detach().cpu().contiguous() for k, v in weights.items()}, str(tmp / "model.safetensors"))
+        torch.save(optim, tmp / "optim.pt")
+        pd.DataFrame(rows).to_csv(tmp / "log.tsv", sep="\t", index=False)
+        meta = {**asdict(state), "metrics": metrics}
+        (tmp / "meta.json").write_text(atomic.dumps(meta))
+
+
+def _start(runs: list[_Run], device: torch.device) -> tuple[int, list[dict], list[dict | None]]:
+    """The step every unfinished model resumes from (the newest checkpoint they all have),
+    their weights there and their optimiser states (None on a fresh start)."""
+    common = set.intersection(*(set(r.resumable) for r in runs)) if runs else set()
+    start = max(common, default=0)
+    weights, optims = [], []
+    for r in runs:
+        if start == 0:
+            r.state, r.rows = RunState(step=0, config_hash=r.config_hash), []
+            weights.append(_initial_state(r.member, device))
+            optims.append(None)
+            continue
+        ckpt = r.member.model_dir / step_dir_name(start)
+        r.state = _state_of(atomic.read_json(ckpt / "meta.json"))
+        r.rows = pd.read_csv(ckpt / "log.tsv", sep="\t").to_dict("records")
+        weights.append(load_file(str(ckpt / "model.safetensors"), device=str(device)))
+        # on the CPU: AdamW moves the moments to the weights' device and keeps its step
+        # counts on the host (a step count on a GPU costs a sync per parameter per step)
+        optims.append(torch.load(ckpt / "optim.pt", map_location="cpu", weights_only=True))
+        log.info("resumed %s from checkpoint step %d", r.member.model_dir.name, start)
+        print(f"[polyrot] resumed {r.member.model_dir} from checkpoint step {start}", flush=True)
+    return start, weights, optims
+
+
+def train_stack(
+    members: list[Member],
+    task: TaskConfig,
+    cfg: TrainConfig,
+    progress: bool = True,
+    stop_after: int | None = None,
+    finish_runs: bool = True,
+) -> list[RunState]:
+    """Train ``members`` as one stacked model (resuming where their checkpoints allow).
+
+    Each model keeps the semantics of training it alone: its own initialisation and data
+    stream, AdamW, gradient clipping by its own norm, the shared schedule, evaluation,
+    best/final selection and early stop (a stopped model leaves the stack; the job ends
+    when none is left) and, for cohort A's non-anchor seeds, frozen I/O. Checkpoints are
+    written per model, in the single-model layout. ``stop_after`` stops after that many
+    steps of this call without writing best/final (tests simulate a killed job with it);
+    ``finish_runs=False`` leaves best/final to ``finish`` (the workflow's per-model rule).
+    """
+    if not members:
+        raise ValueError("train_stack needs at least one model")
+    device = resolve_device(cfg.device)
+    torch.set_num_threads(cfg.threads)
+    seeds = [m.seed for m in members]
+    runs = [_prepare(m, task, cfg, seeds) for m in members]
+    active = [r for r in runs if not r.done(cfg)]
+    start, weights, optims = _start(active, device)
+
+    sets = eval_sets(task)
+    use_amp = cfg.amp and device.type == "cuda"
+    label = "+".join(r.member.model_dir.name for r in runs)
+    bar = tqdm(
+        total=cfg.steps, initial=start, desc=label[:40], disable=not progress, mininterval=1.0, dynamic_ncols=True
     )
+    stream = StackStream(task, cfg, [r.member.seed for r in active], start, workers=cfg.data_workers)
+    stack = opt = None
+    if active:
+        stack = StackedToy(weights, ToyConfig()).to(device).train()
+        opt = _Optimiser(stack, [r.member.frozen_io is not None for r in active], cfg)
+        if start > 0:
+            opt.load(optims)
+    running = torch.zeros(len(active), device=device)
+    n_running = 0
+    step = start
+    try:
+        while active:
+            data = next(stream).to(device, non_blocking=True).long()
+            lr = lr_at(step, cfg)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
+                logits = stack(data[:, 0])
+            losses = per_model_loss(logits, data)
+            opt.opt.zero_grad(set_to_none=True)
+            losses.sum().backward()
+            opt.step(lr, cfg.grad_clip)
+            running += losses.detach()
+            n_running += 1
+            step += 1
+            for r in active:
+                r.state.step = step
+            bar.update(1)
+
+            at_ckpt = step % cfg.checkpoint_every == 0 or step == cfg.steps
+            if step % cfg.log_every == 0 or at_ckpt:
+                mean_losses = [v / n_running for v in running.tolist()]
+                running.zero_()
+                n_running = 0
+                for k, r in enumerate(active):
+                    row = {"step": step, "lr": lr, "train_loss": mean_losses[k]}
+                    if at_ckpt:
+                        metrics = evaluate(stack.single(k), sets, device)
+                        row.update(metrics)
+                        r.metrics = {**metrics, "train_loss": mean_losses[k]}
+                        _update_best(r.state, metrics)
+                        _early_stop(r.state, metrics, cfg)
+                    r.rows.append(row)
+                if at_ckpt:
+                    for k, r in enumerate(active):
+                        _write_checkpoint(r.member.model_dir, stack.state(k), opt.single(k), r.state, r.rows, r.metrics)
+                    for r in active:  # only once every model's checkpoint of this step exists
+                        _prune(r.member.model_dir, r.state, cfg.keep_all_checkpoints)
+                    accs = [r.metrics["min_heldout_acc"] for r in active]
+                    bar.set_postfix(loss=f"{min(mean_losses):.4f}", min_acc=f"{min(accs):.4f}", models=len(active))
+                else:
+                    bar.set_postfix(loss=f"{min(mean_losses):.4f}", models=len(active))
+            if stop_after is not None and step - start >= stop_after:
+                return [r.state for r in runs]
+            keep = [k for k, r in enumerate(active) if not r.done(cfg)]
+            if len(keep) < len(active):
+                active = [active[k] for k in keep]
+                stream.keep(keep)
+                if active:
+                    stack, opt = _restack(stack, opt, keep, active, cfg)
+                    running = running[keep]
+    finally:
+        bar.close()
+        stream.close()
+
+    if finish_runs:
+        for r in runs:
+            finish(r.member.model_dir, r.config_hash)
+    return [r.state for r in runs]
+
+
+def _early_stop(state: RunState, metrics: dict, cfg: TrainConfig) -> None:
+    if cfg.early_stop is None:
+        return
+    if state.threshold_step is None and metrics["min_heldout_acc"] >= cfg.early_stop.threshold:
+        state.threshold_step = state.step
+    if state.threshold_step is not None and state.step >= state.threshold_step + cfg.early_stop.patience:
+        state.stopped_early = True
+
+
+def _restack(
+    stack: StackedToy, opt: _Optimiser, keep: list[int], active: list[_Run], cfg: TrainConfig
+) -> tuple[StackedToy, _Optimiser]:
+    """The models at ``keep`` as a new stack, with their optimiser states."""
+    singles = [opt.single(k) for k in keep]
+    smaller = stack.select(keep).train()
+    new = _Optimiser(smaller, [r.member.frozen_io is not None for r in active], cfg)
+    new.load(singles)
+    return smaller, new
 
 
 def train(
@@ -186,134 +494,6 @@ def train(
     progress: bool = True,
     stop_after: int | None = None,
 ) -> RunState:
-    """Train one model into ``model_dir`` (resuming if possible) and write best/ and final/.
-
-    ``frozen_io`` (cohort A's non-anchor seeds) replaces W_E and the three unembeddings,
-    which then receive no update at all (not even weight decay). ``stop_after`` stops the
-    loop after that many steps of this call without writing best/final (for tests that
-    simulate a killed job).
-    """
-    model_dir = Path(model_dir)
-    model_dir.mkdir(parents=True, exist_ok=True)
-    device = resolve_device(cfg.device)
-    torch.set_num_threads(cfg.threads)
-    config_hash = run_hash(task, cfg, seed, frozen_io)
-
-    model = build(seed).to(device)
-    if frozen_io is not None:
-        missing = set(IO_PARAMS) - set(frozen_io)
-        if missing:
-            raise ValueError(f"frozen I/O weights lack {sorted(missing)}")
-        with torch.no_grad():
-            for name in IO_PARAMS:
-                getattr(model, name).copy_(frozen_io[name])
-                getattr(model, name).requires_grad_(False)
-    params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
-
-    state = RunState(step=0, config_hash=config_hash)
-    rows: list[dict] = []
-    for tmp in model_dir.glob(".*.tmp"):  # half-written checkpoints of a killed run
-        shutil.rmtree(tmp) if tmp.is_dir() else tmp.unlink()
-    metas = {s: atomic.read_json(model_dir / step_dir_name(s) / "meta.json") for s in list_checkpoints(model_dir)}
-    for s, meta in metas.items():
-        if meta["config_hash"] != config_hash:
-            log.warning("removing checkpoint step %d of another config", s)
-            shutil.rmtree(model_dir / step_dir_name(s))
-    resumable = [s for s, meta in metas.items() if meta["config_hash"] == config_hash]
-    if resumable:
-        step = max(resumable)
-        ckpt = model_dir / step_dir_name(step)
-        model.load_state_dict(load_file(str(ckpt / "model.safetensors"), device=str(device)))
-        opt.load_state_dict(torch.load(ckpt / "optim.pt", map_location=device, weights_only=True))
-        meta = {k: v for k, v in metas[step].items() if k != "metrics"}
-        best_score = meta.pop("best_score")
-        state = RunState(**meta, best_score=tuple(best_score) if best_score else None)
-        rows = pd.read_csv(ckpt / "log.tsv", sep="\t").to_dict("records")
-        log.info("resumed %s from checkpoint step %d", model_dir.name, step)
-        print(f"[polyrot] resumed {model_dir} from checkpoint step {step}", flush=True)
-
-    sets = eval_sets(task)
-    use_amp = cfg.amp and device.type == "cuda"
-    model.train()
-    running = torch.zeros((), device=device)
-    n_running = 0
-    start = state.step
-    bar = tqdm(
-        total=cfg.steps, initial=start, desc=model_dir.name, disable=not progress, mininterval=1.0, dynamic_ncols=True
-    )
-    stream = batches(task, cfg, seed, start)
-    done = state.stopped_early or state.step >= cfg.steps
-    try:
-        while not done:
-            step = state.step
-            data = next(stream).to(device, non_blocking=True)
-            for group in opt.param_groups:
-                group["lr"] = lr_at(step, cfg)
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
-                logits = model(data[0])
-            loss = loss_fn(logits, data)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
-            opt.step()
-            running += loss.detach()
-            n_running += 1
-            state.step = step + 1
-            bar.update(1)
-
-            at_ckpt = state.step % cfg.checkpoint_every == 0 or state.step == cfg.steps
-            if state.step % cfg.log_every == 0 or at_ckpt:
-                row = {"step": state.step, "lr": lr_at(step, cfg), "train_loss": float(running) / n_running}
-                running.zero_()
-                n_running = 0
-                if at_ckpt:
-                    metrics = evaluate(model, sets, device)
-                    row.update(metrics)
-                    _update_best(state, metrics)
-                    if cfg.early_stop is not None:
-                        if state.threshold_step is None and metrics["min_heldout_acc"] >= cfg.early_stop.threshold:
-                            state.threshold_step = state.step
-                        if (
-                            state.threshold_step is not None
-                            and state.step >= state.threshold_step + cfg.early_stop.patience
-                        ):
-                            state.stopped_early = True
-                    bar.set_postfix(loss=f"{row['train_loss']:.4f}", min_acc=f"{metrics['min_heldout_acc']:.4f}")
-                else:
-                    bar.set_postfix(loss=f"{row['train_loss']:.4f}")
-                rows.append(row)
-                if at_ckpt:
-                    _write_checkpoint(model_dir, model, opt, state, rows, {**metrics, "train_loss": row["train_loss"]})
-                    _prune(model_dir, state, cfg.keep_all_checkpoints)
-            done = state.stopped_early or state.step >= cfg.steps
-            if stop_after is not None and state.step - start >= stop_after:
-                return state
-    finally:
-        bar.close()
-        stream.close()
-
-    _finish(model_dir, state, rows)
-    return state
-
-
-def _update_best(state: RunState, metrics: dict) -> None:
-    score = (metrics["min_heldout_acc"], -metrics["loss_heldout"])
-    if state.best_score is None or score > tuple(state.best_score):
-        state.best_score = score
-        state.best_step = state.step
-
-
-def _finish(model_dir: Path, state: RunState, rows: list[dict]) -> None:
-    """Write train_log.tsv, best/ and final/ from the checkpoints."""
-    frame = pd.DataFrame(rows)
-    atomic.write_tsv(model_dir / "train_log.tsv", frame)
-    final_step = list_checkpoints(model_dir)[-1]
-    assert final_step == state.step, (final_step, state.step)
-    for name, step in (("best", state.best_step), ("final", state.step)):
-        src = model_dir / step_dir_name(step)
-        meta = atomic.read_json(src / "meta.json")
-        meta.update(selected_as=name, source_checkpoint=src.name)
-        with atomic.atomic_dir(model_dir / name) as tmp:
-            shutil.copy2(src / "model.safetensors", tmp / "model.safetensors")
-            (tmp / "meta.json").write_text(atomic.dumps(meta))
+    """Train one model into ``model_dir`` (resuming if possible) and write best/ and final/:
+    ``train_stack`` with a stack of one."""
+    return train_stack([Member(Path(model_dir), seed, frozen_io)], task, cfg, progress, stop_after)[0]
