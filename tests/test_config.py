@@ -32,6 +32,21 @@ def test_paper_scale(repo):
     assert cfg.bars.B.n_samples == 10**7
 
 
+def test_training_stacks(repo, raw):
+    """Anchors and independent seeds first, then the seeds that wait for an anchor's I/O."""
+    paper = config.load_file(repo / "config/paper.yaml")
+    assert paper.toy_stacks == {
+        "A0+B100+B101+B102+B103+B104": ["A0", "B100", "B101", "B102", "B103", "B104"],
+        "A1+A2+A3+A4": ["A1", "A2", "A3", "A4"],
+    }
+    assert paper.stack_of("B103") == "A0+B100+B101+B102+B103+B104" and paper.needs_anchor("A3")
+    assert not paper.needs_anchor("A0") and not paper.needs_anchor("B101")
+    default = config.load_file(repo / "config/config.yaml")
+    assert list(default.toy_stacks) == ["A0", "B100", "B101", "B102", "A1", "A2"]
+    raw["train"]["stack"] = 10
+    assert list(config.load(raw).toy_stacks) == ["A0+B100+B101", "A1"]
+
+
 def test_default_has_two_pairs_per_cohort(repo):
     cfg = config.load_file(repo / "config/config.yaml")
     assert all(len(c.seeds) >= 3 for c in cfg.cohorts.values())
