@@ -2,8 +2,8 @@
 
 ``StackedToy`` computes exactly what K ``ToyTransformer``s compute, each on its own
 batch, with batched matmuls (``torch.bmm``) and one attention call over all K × batch
-sequences. Its state converts to and from the single model's state dict (``single`` /
-``from_states``), so checkpoints stay per model and every downstream rule is unchanged.
+sequences. It is built from single models' state dicts and gives each back (``state(k)``,
+``single(k)``), so checkpoints stay per model and every downstream rule is unchanged.
 
 The per-model pieces of an optimiser step that are not elementwise live here too:
 ``per_model_loss`` (each model's loss over its own non-PAD positions, so that the sum's
