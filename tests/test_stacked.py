@@ -18,27 +18,17 @@ import shutil
 import numpy as np
 import pandas as pd
 import pytest
+import test_train
 import torch
 from safetensors.torch import load_file
+from test_train import TASK
 
-from polyrot.config import EarlyStop, TaskConfig, TrainConfig
+from polyrot.config import EarlyStop, TrainConfig
 from polyrot.toy import data, dyck, stacked, train, transformer
 from polyrot.toy.evaluation import loss_fn
 
-TASK = TaskConfig(analysis_n=32, heldout_n=32)
-CFG = TrainConfig(
-    steps=20,
-    batch_size=8,
-    warmup_steps=5,
-    checkpoint_every=10,
-    log_every=5,
-    early_stop=None,
-    length_bucketing=False,
-    chunk_steps=4,
-    device="cpu",
-    amp=False,
-    threads=1,
-)
+# test_train's small task and schedule, 20 steps, full-width batches
+CFG = dataclasses.replace(test_train.CFG, steps=20, length_bucketing=False)
 BUCKETED = dataclasses.replace(CFG, length_bucketing=True)
 TOL = 1e-5
 

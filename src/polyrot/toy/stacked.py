@@ -64,9 +64,6 @@ class StackedToy(nn.Module):
         """The stacked weight of the single model's parameter ``name``."""
         return self.weights[_key(name)]
 
-    def parameters_in_order(self) -> list[nn.Parameter]:
-        return [self.param(n) for n in self.names]
-
     def state(self, k: int) -> dict[str, torch.Tensor]:
         """Model ``k``'s state dict, as ``ToyTransformer.state_dict()`` names it (detached views)."""
         return {n: self.param(n)[k].detach() for n in self.names}

@@ -244,16 +244,13 @@ def _prepare(member: Member, task: TaskConfig, cfg: TrainConfig, partners: list[
     config_hash = run_hash(task, cfg, member.seed, member.frozen_io, partners)
     for tmp in model_dir.glob(".*.tmp"):  # half-written checkpoints of a killed run
         shutil.rmtree(tmp) if tmp.is_dir() else tmp.unlink()
-    resumable = []
-    for s in list_checkpoints(model_dir):
-        if atomic.read_json(model_dir / step_dir_name(s) / "meta.json")["config_hash"] == config_hash:
-            resumable.append(s)
-        else:
+    metas = {s: atomic.read_json(model_dir / step_dir_name(s) / "meta.json") for s in list_checkpoints(model_dir)}
+    for s, meta in metas.items():
+        if meta["config_hash"] != config_hash:
             log.warning("removing checkpoint step %d of %s: another config", s, model_dir.name)
             shutil.rmtree(model_dir / step_dir_name(s))
-    state = RunState(step=0, config_hash=config_hash)
-    if resumable:
-        state = _state_of(atomic.read_json(model_dir / step_dir_name(resumable[-1]) / "meta.json"))
+    resumable = [s for s, meta in metas.items() if meta["config_hash"] == config_hash]
+    state = _state_of(metas[resumable[-1]]) if resumable else RunState(step=0, config_hash=config_hash)
     return _Run(member, config_hash, state, [], resumable)
 
 
@@ -301,8 +298,7 @@ class _Optimiser:
                     [s["exp_avg_sq"] if s else torch.zeros_like(ref["exp_avg_sq"]) for s in per_model]
                 ),
             }
-        group = {k: v for k, v in self.opt.state_dict()["param_groups"][0].items()}
-        self.opt.load_state_dict({"state": state, "param_groups": [group]})
+        self.opt.load_state_dict({"state": state, "param_groups": self.opt.state_dict()["param_groups"]})
 
     def single(self, k: int) -> dict:
         """Model ``k``'s optimiser state as a single-model AdamW's ``state_dict()``."""
