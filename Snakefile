@@ -17,6 +17,10 @@ if not workflow.overwrite_configfiles:
 include: "workflow/rules/common.smk"
 
 
+# `snakemake --report report.html`: the front page (config, preregistration hash, conventions).
+report: "workflow/report/workflow.rst"
+
+
 wildcard_constraints:
     arm=r"toy|neox",
     model=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
@@ -36,6 +40,8 @@ include: "workflow/rules/haar.smk"
 include: "workflow/rules/drift.smk"
 include: "workflow/rules/steering.smk"
 include: "workflow/rules/job_timings.smk"
+include: "workflow/rules/report.smk"
+include: "workflow/rules/ledger.smk"
 
 
 rule all:
@@ -53,3 +59,4 @@ rule all:
         rules.figure3.output,
         rules.drift_figure.output if DRIFT_ARMS else [],
         rules.benchmark_table.output,
+        rules.ledger.output,

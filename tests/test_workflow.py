@@ -334,3 +334,31 @@ def test_steering_tables_claims_gate_and_figure(run):
     )
     assert (proc.returncode != 0) == (summary["verdict"] == "FAIL").any()
     assert snakemake(run, "steering", "--cores", "1", "--configfile", "config/test.yaml").returncode == 0
+
+
+def test_claims_ledger_and_fragility(run):
+    from polyrot import ledger
+
+    frame = pd.read_csv(run / "results/ledger.tsv", sep="\t", comment="#").set_index("id")
+    assert frame.index.tolist() == [v.id for v in ledger.load_paper_values()]
+    assert set(frame["verdict"]) <= set(ledger.VERDICTS)
+    # the test DAG's GPT-NeoX arm is the offline family: no Pythia number is judged on it
+    pythia = frame[frame.index.str.startswith("pythia")]
+    assert set(pythia["verdict"]) <= {ledger.NOT_OFFLINE, ledger.NOT_AT_SCALE, ledger.NOT_COMPUTED}
+    assert (pythia["verdict"] == ledger.NOT_OFFLINE).sum() >= 10
+    # no x32 SAE at this scale, and cohort A has no seeds 3 and 4
+    assert frame.loc["toy_A_naive_ev_resid_mid_0_x32", "verdict"] == ledger.NOT_AT_SCALE
+    assert frame.loc["bar_B_cross_A", "reason"].endswith("not computed at this scale: A2, A3, A4")
+    toy = frame[~frame.index.str.startswith("pythia")]
+    judged = toy[toy["verdict"].isin([ledger.REPRODUCED, ledger.DIFFERS])]
+    # a ratio whose within-seed effect is 0 at this scale is "nan": shown, and it differs
+    assert len(judged) >= 25 and judged["band"].notna().all() and (judged["n_units"] >= 1).all()
+    assert frame.loc["bar_B_cross_A", "ours"].startswith("A1 ")
+    html = (run / "results/ledger.html").read_text()
+    assert html.count("<tr class=") == len(frame)
+    # every bar and claim verdict says how fragile it is
+    for kind in ("bars", "claims"):
+        summary = pd.read_csv(run / f"results/{kind}/summary.tsv", sep="\t", comment="#")
+        assert summary["fragile"].isin([True, False]).all() and (summary["n_fragile"] <= summary["n_units"]).all()
+    record = json.loads((run / "results/claims/audit_naive_ev_negative.json").read_text())
+    assert all("margin" in u and "fragile" in u for u in record["units"])

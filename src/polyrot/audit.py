@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from polyrot import atomic, metrics
+from polyrot import atomic, bootstrap, metrics
 from polyrot.activations import Cache
 from polyrot.align import Rotation, effective_rank, fit_moments, fit_permuted, fit_rotation
 from polyrot.universality import decoder_cosine, firing_correlation
@@ -102,18 +102,41 @@ def encode(sae: torch.nn.Module, x: np.ndarray, batch_size: int = 8192) -> np.nd
     )
 
 
-def _ev(row: dict[str, float], name: str, x: np.ndarray, x_hat: np.ndarray) -> None:
+def _ev(row: dict[str, float], name: str, x: np.ndarray, x_hat: np.ndarray, boot: _Boot | None = None) -> None:
     for conv, value in metrics.both(x, x_hat).items():
         row[f"{name}_ev_{conv}"] = value
+    if boot is not None:
+        boot.terms[name] = bootstrap.ev_terms(x, x_hat, boot.index, boot.n)
 
 
-def _act_ev(row: dict[str, float], label: str, x: np.ndarray, x_mapped: np.ndarray) -> None:
+def _act_ev(row: dict[str, float], label: str, x: np.ndarray, x_mapped: np.ndarray, boot: _Boot | None = None) -> None:
     """Activation-level EV of ``x_mapped`` against ``x`` (the same tokens), twice:
     ``act_{label}`` as they stand, and ``act_bothcentred_{label}`` with each side centred by
     its own mean over these rows, as the study's code computes it (its activation EV leaves
     out the offset between the two means)."""
-    _ev(row, f"act_{label}", x, x_mapped)
+    _ev(row, f"act_{label}", x, x_mapped, boot)
     _ev(row, f"act_bothcentred_{label}", x - x.mean(0), x_mapped - x_mapped.mean(0))
+
+
+@dataclasses.dataclass
+class _Boot:
+    """The held-out rows' sequences and the per-sequence EV terms gathered for the bootstrap."""
+
+    index: np.ndarray
+    n: int
+    terms: dict[str, tuple[np.ndarray, np.ndarray]] = dataclasses.field(default_factory=dict)
+
+
+# the held-out columns (centred) that get a bootstrap interval: (quantity, minus quantity)
+BOOTSTRAP_COLUMNS = {
+    "self_ev_centred": ("self", None),
+    "naive_ev_centred": ("naive", None),
+    "rotated_ev_centred": ("rotated", None),
+    "self_minus_rotated_ev_centred": ("self", "rotated"),
+    "rotated_minus_naive_ev_centred": ("rotated", "naive"),
+    **{f"rotated_minus_{n}_ev_centred": ("rotated", n) for n in ROTATIONS[1:]},
+    **{f"act_rotated_minus_{n}_ev_centred": ("act_rotated", f"act_{n}") for n in ROTATIONS[1:]},
+}
 
 
 def ev_row(
@@ -125,6 +148,9 @@ def ev_row(
     held_b: np.ndarray,
     gaussian_n: int,
     rng: np.random.Generator,
+    sequence: np.ndarray | None = None,
+    n_boot: int = 0,
+    boot_rng: np.random.Generator | None = None,
 ) -> dict[str, float]:
     """SAE-level and activation-level EV of one (pair, site, expansion).
 
@@ -133,18 +159,28 @@ def ev_row(
     the fit split R was fitted on, as the paper evaluated it), the three nulls and ``gaussian``;
     ``act_*`` the mapped activations against a's without any SAE, ``act_bothcentred_*`` the same
     with both sides centred (the study's code), and the differences the claims judge.
+
+    With ``sequence`` (each held-out row's sequence) and ``n_boot`` > 0, every column of
+    ``BOOTSTRAP_COLUMNS`` also gets ``_ci95_lo`` / ``_ci95_hi``: a 95% percentile interval
+    over ``n_boot`` resamplings of the held-out sequences (``polyrot.bootstrap``), drawn from
+    ``boot_rng`` so that ``rng``'s stream is the same with or without it.
     """
     row: dict[str, float] = {}
-    _ev(row, "self", held_a, reconstruct(sae_a, held_a))
-    _ev(row, "naive", held_b, reconstruct(sae_a, held_b))
+    boot = None
+    if sequence is not None and n_boot > 0:
+        boot = _Boot(*bootstrap.sequence_index(sequence))
+        if len(sequence) != len(held_a):
+            raise ValueError(f"{len(sequence)} sequence ids for {len(held_a)} held-out rows")
+    _ev(row, "self", held_a, reconstruct(sae_a, held_a), boot)
+    _ev(row, "naive", held_b, reconstruct(sae_a, held_b), boot)
     R = rotations["procrustes"]
     mapped_fit = R.apply(fit_b)
     _ev(row, "rotated_insample", mapped_fit, reconstruct(sae_a, mapped_fit))
     for name, rot in rotations.items():
         mapped = rot.apply(held_b)
         label = "rotated" if name == "procrustes" else name
-        _ev(row, label, mapped, reconstruct(sae_a, mapped))
-        _act_ev(row, label, held_a, mapped)  # the rotation itself, no SAE
+        _ev(row, label, mapped, reconstruct(sae_a, mapped), boot)
+        _act_ev(row, label, held_a, mapped, boot)  # the rotation itself, no SAE
     _act_ev(row, "naive", held_a, held_b)
     _act_ev(row, "rotated_insample", fit_a, mapped_fit)
     mean = fit_a.mean(0)
@@ -158,6 +194,11 @@ def ev_row(
         for null in ("null_permuted", "null_moments", "null_site"):
             row[f"rotated_minus_{null}_ev_{conv}"] = rot - row[f"{null}_ev_{conv}"]
             row[f"act_rotated_minus_{null}_ev_{conv}"] = row[f"act_rotated_ev_{conv}"] - row[f"act_{null}_ev_{conv}"]
+    if boot is not None:
+        if boot_rng is None:
+            raise ValueError("a bootstrap needs its own generator (boot_rng)")
+        w = bootstrap.weights(boot.n, n_boot, boot_rng)
+        row.update(bootstrap.interval_columns(boot.terms, BOOTSTRAP_COLUMNS, w))
     return row
 
 

@@ -4,7 +4,9 @@ A claim in preregistration.md names ``table`` (a per-arm audit, Haar or drift ta
 arm-free one: ``haar_power``, ``decoy``), ``column``, optionally ``sites: internal`` (every
 audited site but the first, the embedding; only for per-arm tables) and ``where``
 (equalities on other columns, e.g. ``{frame: raw}``), plus the comparison and threshold
-that ``verdicts`` applies to every selected row.
+that ``verdicts`` applies to every selected row. Where the table has the columns
+``<column>_ci95_lo`` and ``<column>_ci95_hi`` (a bootstrap over held-out sequences), each unit
+carries that interval as ``ci95``.
 """
 
 from __future__ import annotations
@@ -59,16 +61,19 @@ def claim_units(
             continue  # this arm has no rows the claim is about (a toy-only claim on the GPT-NeoX table)
         if spec["column"] not in frame:
             raise KeyError(f"claim column {spec['column']!r} is not in {path}")
+        # a bootstrap interval over held-out sequences, where the table carries one
+        lo, hi = f"{spec['column']}_ci95_lo", f"{spec['column']}_ci95_hi"
         for _, row in frame.iterrows():
             ident = ":".join(str(row[k]) for k in KEY_COLUMNS if k in row)
-            units.append(
-                {
-                    "unit": f"{arm}:{ident}",
-                    "arm": arm,
-                    **{k: row[k] for k in KEY_COLUMNS if k in row},
-                    "value": float(row[spec["column"]]),
-                }
-            )
+            unit = {
+                "unit": f"{arm}:{ident}",
+                "arm": arm,
+                **{k: row[k] for k in KEY_COLUMNS if k in row},
+                "value": float(row[spec["column"]]),
+            }
+            if lo in row and hi in row and pd.notna(row[lo]) and pd.notna(row[hi]):
+                unit["ci95"] = [float(row[lo]), float(row[hi])]
+            units.append(unit)
     if not units:
         raise ValueError(f"claim selects no rows (table {spec['table']!r}, sites {spec.get('sites', 'all')!r})")
     names = [u["unit"] for u in units]

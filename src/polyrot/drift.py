@@ -35,11 +35,13 @@ def drift_rows(
     null_sites: Mapping[str, str],
     gaussian_n: int,
     seed: int,
+    bootstrap_n: int = 0,
 ) -> list[dict[str, Any]]:
     """One row per (site, expansion) for one earlier checkpoint against the reference.
 
     ``reference`` and ``checkpoint`` map site to (fit, held-out) caches of the same tokens;
-    ``saes`` maps (site, expansion) to the reference checkpoint's SAE.
+    ``saes`` maps (site, expansion) to the reference checkpoint's SAE; ``bootstrap_n`` > 0
+    adds the bootstrap intervals of ``audit.ev_row``.
     """
     rows = []
     for i, site in enumerate(sites):
@@ -52,7 +54,19 @@ def drift_rows(
         for (sae_site, expansion), sae in sorted(saes.items()):
             if sae_site != site:
                 continue
-            row = audit.ev_row(sae, rotations, fit_a.acts, fit_b.acts, held_a.acts, held_b.acts, gaussian_n, rng)
+            row = audit.ev_row(
+                sae,
+                rotations,
+                fit_a.acts,
+                fit_b.acts,
+                held_a.acts,
+                held_b.acts,
+                gaussian_n,
+                rng,
+                sequence=held_a.sequence,
+                n_boot=bootstrap_n,
+                boot_rng=np.random.default_rng([seed, i, expansion, 2]),
+            )
             rows.append(
                 {
                     "site": site,

@@ -18,7 +18,7 @@ from polyrot import atomic  # noqa: E402
 
 def training_curves(logs: Mapping[str, pd.DataFrame], cohorts: Mapping[str, list[str]]) -> Figure:
     """Per cohort (rows): training loss, and min held-out accuracy / depth accuracy per seed."""
-    fig, axes = plt.subplots(len(cohorts), 2, figsize=(10, 3.2 * len(cohorts)), squeeze=False)
+    fig, axes = plt.subplots(len(cohorts), 2, figsize=(12, 3.4 * len(cohorts)), squeeze=False, layout="constrained")
     for row, (cohort, models) in zip(axes, cohorts.items(), strict=True):
         for model in models:
             df = logs[model]
@@ -33,13 +33,23 @@ def training_curves(logs: Mapping[str, pd.DataFrame], cohorts: Mapping[str, list
                 lw=1,
                 label=f"{model} analysis depth",
             )
-        row[0].set(title=f"cohort {cohort}: training loss", xlabel="step", ylabel="sum of 3 CE (nats)", yscale="log")
-        row[1].set(title=f"cohort {cohort}: error rate", xlabel="step", ylabel="1 − accuracy", yscale="log")
+        row[0].set(
+            title=f"cohort {cohort}: training loss",
+            xlabel="training step",
+            ylabel="sum of 3 CE (nats)",
+            yscale="log",
+        )
+        row[1].set(
+            title=f"cohort {cohort}: error rate (held-out)",
+            xlabel="training step",
+            ylabel="1 − accuracy (fraction)",
+            yscale="log",
+        )
         row[1].axhline(0.02, color="grey", lw=0.8, ls=":", label="2% (audit needs ≥98%)")
         for ax in row:
             ax.grid(alpha=0.3)
-            ax.legend(fontsize=7, ncol=2)
-    fig.tight_layout()
+        # one legend per row, right of its panels (colours are the same models in both)
+        row[1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0)
     return fig
 
 
@@ -68,44 +78,74 @@ EV_SERIES = (
 )
 
 
-def figure1(ev: pd.DataFrame, convention: str = "centred", ylim: tuple[float, float] = (-2.0, 1.05)) -> Figure:
+EV_LINTHRESH = 1.0
+"""EV axes are linear on [−1, 1] and logarithmic below −1 (symmetric log): a naive EV of −100
+is drawn, not clipped, and the interesting range near 1 keeps its resolution."""
+
+
+def _ev_axis(ax, values, convention: str) -> None:
+    """A symmetric-log EV axis from below the smallest value (or −1) to 1.05."""
+    finite = np.asarray(values, dtype=float)
+    finite = finite[np.isfinite(finite)]
+    low = min(float(finite.min()) if finite.size else -1.0, -1.0)
+    ax.set_yscale("symlog", linthresh=EV_LINTHRESH, linscale=2.0)
+    ax.set_ylim(low * 1.3 if low < -EV_LINTHRESH else -1.05, 1.05)
+    below = [t for t in (-1000, -500, -100, -50, -10, -5) if t >= low * 1.3]
+    if len(below) > 3:  # a wide range: decades only
+        below = [t for t in below if t in (-1000, -100, -10)]
+    ticks = [*below, -1, -0.5, 0, 0.5, 1]
+    ax.set_yticks(ticks, [f"{t:g}" for t in ticks])
+    ax.set_ylabel(f"EV, {convention} (held-out; log scale below −1)")
+
+
+def _legend_below(fig: Figure, axes, ncol: int = 4) -> None:
+    """One legend for all panels, below them, outside every axis (unique labels)."""
+    handles: dict = {}
+    for ax in np.ravel(axes):
+        for h, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            handles.setdefault(label, h)
+    fig.legend(handles.values(), handles.keys(), loc="outside lower center", ncol=ncol, fontsize=8, frameon=False)
+
+
+def figure1(ev: pd.DataFrame, convention: str = "centred") -> Figure:
     """Paper Figure 1 on held-out tokens: self / naive / rotated EV per site, with the nulls.
 
-    One panel per (arm, cohort, expansion); lines are the mean over pairs, bands min–max.
-    Values below ``ylim[0]`` are clipped to the axis and their true minimum is printed.
+    One panel per (arm, cohort, expansion); lines are the mean over pairs, bands min–max. The
+    EV axis is symmetric-log below −1 (``_ev_axis``), so no value is clipped.
     """
     groups = (
         list(ev.groupby(["arm", "cohort", "expansion"], sort=True))
         if "arm" in ev
         else list(ev.assign(arm="toy").groupby(["arm", "cohort", "expansion"], sort=True))
     )
-    fig, axes = plt.subplots(1, len(groups), figsize=(5.2 * len(groups), 4.2), squeeze=False)
+    fig, axes = plt.subplots(1, len(groups), figsize=(5.2 * len(groups), 5.0), squeeze=False, layout="constrained")
     for ax, ((arm, cohort, expansion), frame) in zip(axes[0], groups, strict=True):
         sites = list(dict.fromkeys(frame["site"]))
         x = range(len(sites))
+        lows = []
         for key, label, color, ls in EV_SERIES:
             col = f"{key}_ev_{convention}"
             stats = frame.groupby("site", sort=False)[col].agg(["mean", "min", "max"]).reindex(sites)
-            ax.plot(x, stats["mean"].clip(lower=ylim[0]), color=color, ls=ls, marker="o", ms=3, label=label)
-            ax.fill_between(
-                x, stats["min"].clip(lower=ylim[0]), stats["max"].clip(lower=ylim[0]), color=color, alpha=0.12
-            )
-            low = stats["min"].min()
-            if low < ylim[0]:
-                ax.annotate(
-                    f"{key} min {low:.2f}",
-                    (0.02, 0.02 + 0.05 * EV_SERIES.index((key, label, color, ls))),
-                    xycoords="axes fraction",
-                    fontsize=7,
-                    color=color,
-                )
+            ax.plot(x, stats["mean"], color=color, ls=ls, marker="o", ms=3, label=label)
+            ax.fill_between(x, stats["min"], stats["max"], color=color, alpha=0.12)
+            lows.append(stats["min"].min())
         ax.axhline(0, color="grey", lw=0.8)
+        ax.axhline(-EV_LINTHRESH, color="grey", lw=0.6, ls=(0, (1, 3)))
         ax.set_xticks(list(x), sites, rotation=45, ha="right", fontsize=8)
-        ax.set(ylim=ylim, ylabel=f"EV ({convention}, held-out)", title=f"{_panel(arm, cohort)}, SAE x{expansion}")
+        _ev_axis(ax, lows, convention)
+        ax.set(xlabel="site", title=f"{_panel(arm, cohort)}, SAE x{expansion}")
         ax.grid(alpha=0.3)
-    axes[0][-1].legend(fontsize=7, loc="lower right")
-    fig.tight_layout()
+    _legend_below(fig, axes)
     return fig
+
+
+COSINE_FRAMES = {
+    "raw": "raw: b's decoder as trained",
+    "rotated": "rotated: b's decoder mapped by R",
+    "raw_span": "raw, within the span both SAEs use",
+    "rotated_span": "rotated, within that span",
+    "chance_span": "chance level within that span",
+}
 
 
 def decoder_cosine_figure(cos: pd.DataFrame, shared: pd.DataFrame | None = None) -> Figure:
@@ -114,7 +154,7 @@ def decoder_cosine_figure(cos: pd.DataFrame, shared: pd.DataFrame | None = None)
     (the same table for shared-init SAEs, as the study's code trained them) its raw and
     span-projected rows in red beside ours."""
     groups = list(cos.groupby(["arm", "cohort"], sort=True))
-    fig, axes = plt.subplots(2, len(groups), figsize=(5.2 * len(groups), 7.0), squeeze=False)
+    fig, axes = plt.subplots(2, len(groups), figsize=(5.2 * len(groups), 7.6), squeeze=False, layout="constrained")
     frames = (
         ("raw", "tab:blue", "-"),
         ("rotated", "tab:green", "-"),
@@ -128,7 +168,7 @@ def decoder_cosine_figure(cos: pd.DataFrame, shared: pd.DataFrame | None = None)
             ax = axes[row][col]
             for name, color, ls in frames:
                 sub = frame[frame["frame"] == name].groupby("site", sort=False)[metric].mean().reindex(sites)
-                ax.plot(range(len(sites)), sub.values, color=color, ls=ls, marker="o", ms=3, label=name)
+                ax.plot(range(len(sites)), sub.values, color=color, ls=ls, marker="o", ms=3, label=COSINE_FRAMES[name])
             if shared is not None:
                 mine = shared[(shared["arm"] == arm) & (shared["cohort"] == cohort)]
                 for name, ls in (("raw", "-"), ("raw_span", "--")):
@@ -136,10 +176,14 @@ def decoder_cosine_figure(cos: pd.DataFrame, shared: pd.DataFrame | None = None)
                     label = f"{name}, shared SAE init (paper's code)"
                     ax.plot(range(len(sites)), sub.values, color="tab:red", ls=ls, marker="s", ms=3, label=label)
             ax.set_xticks(range(len(sites)), sites, rotation=45, ha="right", fontsize=8)
-            ax.set(ylim=(-0.02, 1.02), ylabel=f"{metric} (cos > 0.5)", title=_panel(arm, cohort))
+            how = "max-cosine" if metric == "maxcos_frac" else "Hungarian"
+            ax.set(
+                ylim=(-0.02, 1.02),
+                ylabel=f"fraction matched, {how} (cos > 0.5)",
+                title=f"{_panel(arm, cohort)}: {how} matching",
+            )
             ax.grid(alpha=0.3)
-    axes[0][-1].legend(fontsize=7, loc="best")
-    fig.tight_layout()
+    _legend_below(fig, axes)
     return fig
 
 
@@ -159,9 +203,11 @@ def figure2(
     """
     from polyrot import haar
 
-    fig = plt.figure(figsize=(15, 8))
-    grid = fig.add_gridspec(2, max(3, len(alternative_angles)))
-    ax = fig.add_subplot(grid[0, 0])
+    fig = plt.figure(figsize=(15, 10), layout="constrained")
+    outer = fig.add_gridspec(2, 1, height_ratios=(1.55, 1.0))
+    top = outer[0].subgridspec(1, 3, width_ratios=(1.0, 1.0, 1.25))
+    bottom = outer[1].subgridspec(1, max(len(alternative_angles), 1))
+    ax = fig.add_subplot(top[0, 0])
     for d, values in frobenius.items():
         ax.hist(values, bins=20, alpha=0.6, label=f"fitted R, d={d}")
         ax.axvline(np.sqrt(2 * d), color="k", ls=":", label=f"√(2d) = {np.sqrt(2 * d):.2f}")
@@ -174,39 +220,50 @@ def figure2(
                     color="tab:green" if det == 1 else "tab:orange",
                     label=f"Haar det {det:+d}: mean ± 2 sd",
                 )
-    ax.set(xlabel="‖R − I‖_F", ylabel="rotations", title="Frobenius distance to identity")
-    ax.legend(fontsize=7)
-    ax = fig.add_subplot(grid[0, 1])
+    ax.set(xlabel="‖R − I‖_F (unitless)", ylabel="fitted rotations (count)", title="Frobenius distance to identity")
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=1, frameon=False)
+    ax = fig.add_subplot(top[0, 1])
     theta = np.linspace(1e-3, np.pi - 1e-3, 400)
     for (d, det), values in angles.items():
         if len(values):
             ax.hist(values, bins=40, range=(0, np.pi), density=True, alpha=0.5, label=f"fitted R, d={d}, det {det:+d}")
             ax.plot(theta, haar.angle_pdf(theta, d, det), lw=1.5, label=f"exact Haar law, d={d}, det {det:+d}")
-    ax.set(xlabel="free eigen-angle θ", ylabel="density", title="eigen-angles of the fitted R")
-    ax.legend(fontsize=7)
-    ax = fig.add_subplot(grid[0, 2])
+    ax.set(xlabel="free eigen-angle θ (rad)", ylabel="density (1/rad)", title="eigen-angles of the fitted R")
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=1, frameon=False)
+    ax = fig.add_subplot(top[0, 2])
     pivot = power.pivot_table(index=["d", "alternative"], columns="test", values="rejection_rate", sort=False)
     pivot.plot.barh(ax=ax, width=0.8)
     ax.axvline(float(power["alpha"].iloc[0]), color="k", ls=":", lw=1)
-    ax.set(xlabel="rejection rate at α", title="size (haar_*) and power (others)", xlim=(0, 1.02))
+    ax.set(
+        xlabel="rejection rate at α (fraction of draws)",
+        ylabel="(d, alternative)",
+        title="Haar test size (haar_*) and power (others)",
+        xlim=(0, 1.02),
+    )
     ax.tick_params(axis="y", labelsize=7)
-    ax.legend(fontsize=7)
+    handles, labels = ax.get_legend_handles_labels()
+    handles.append(plt.Line2D([], [], color="k", ls=":", lw=1))
+    labels.append(f"α = {float(power['alpha'].iloc[0]):g}")
+    ax.legend(handles, labels, fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, frameon=False)
     for i, (name, values) in enumerate(alternative_angles.items()):
-        ax = fig.add_subplot(grid[1, i])
-        ax.hist(values, bins=30, range=(0, np.pi), density=True, alpha=0.6, color="tab:gray")
-        ax.plot(theta, haar.angle_pdf(theta, alt_d, 1), color="tab:green", lw=1.2)
-        ax.set(title=f"{name} (d={alt_d})", xlabel="θ")
+        ax = fig.add_subplot(bottom[0, i])
+        ax.hist(values, bins=30, range=(0, np.pi), density=True, alpha=0.6, color="tab:gray", label="draws")
+        ax.plot(theta, haar.angle_pdf(theta, alt_d, 1), color="tab:green", lw=1.2, label="Haar law")
+        ax.set(title=f"alternative {name} (d={alt_d})", xlabel="θ (rad)")
+        if i == 0:
+            ax.set_ylabel("density (1/rad)")
         ax.tick_params(labelsize=7)
-    fig.tight_layout()
+    if alternative_angles:
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0, frameon=False)
     return fig
 
 
-def drift_figure(drift: pd.DataFrame, convention: str = "centred", ylim: tuple[float, float] = (-2.0, 1.05)) -> Figure:
+def drift_figure(drift: pd.DataFrame, convention: str = "centred") -> Figure:
     """Checkpoint drift per arm (rows): held-out EV of the audited checkpoint's SAE on each
     earlier checkpoint, naive (dashed) and mapped by R (solid), with self EV dotted; and
     ‖R − I‖_F against √(2d). One colour per site; the smallest SAE expansion."""
     arms = list(dict.fromkeys(drift["arm"]))
-    fig, axes = plt.subplots(len(arms), 2, figsize=(11, 3.8 * len(arms)), squeeze=False)
+    fig, axes = plt.subplots(len(arms), 2, figsize=(14, 4.2 * len(arms)), squeeze=False, layout="constrained")
     for (ax_ev, ax_r), arm in zip(axes, arms, strict=True):
         frame = drift[drift["arm"] == arm]
         frame = frame[frame["expansion"] == frame["expansion"].min()]
@@ -216,15 +273,15 @@ def drift_figure(drift: pd.DataFrame, convention: str = "centred", ylim: tuple[f
             color = plt.cm.viridis(i / max(frame["site"].nunique() - 1, 1))
             ax_ev.plot(
                 rows["step"],
-                rows[f"rotated_ev_{convention}"].clip(lower=ylim[0]),
+                rows[f"rotated_ev_{convention}"],
                 color=color,
                 marker="o",
                 ms=3,
-                label=f"{site} rotated",
+                label=site,
             )
             ax_ev.plot(
                 rows["step"],
-                rows[f"naive_ev_{convention}"].clip(lower=ylim[0]),
+                rows[f"naive_ev_{convention}"],
                 color=color,
                 ls="--",
                 lw=1,
@@ -235,25 +292,40 @@ def drift_figure(drift: pd.DataFrame, convention: str = "centred", ylim: tuple[f
         ax_r.axhline(frame["sqrt_2d"].iloc[0], color="grey", ls="--", lw=1, label="√(2d) (Haar mean)")
         for row in frame[frame["role"] == "early"].head(1).itertuples():
             for ax in (ax_ev, ax_r):
-                ax.axvline(row.step, color="tab:red", lw=0.8, alpha=0.5)
+                ax.axvline(row.step, color="tab:red", lw=0.8, alpha=0.5, label="registered early checkpoint")
+        values = frame[[f"rotated_ev_{convention}", f"naive_ev_{convention}"]].to_numpy().ravel()
+        _ev_axis(ax_ev, values, convention)
         ax_ev.set(
             xscale="log",
-            ylim=ylim,
-            xlabel="step of the earlier checkpoint",
-            ylabel=f"EV ({convention}, held-out)",
-            title=f"{arm}: {model} checkpoints vs {reference} (dotted: self EV)",
+            xlabel="training step of the earlier checkpoint",
+            title=f"{arm}: {model} checkpoints vs {reference}",
         )
         ax_r.set(
-            xscale="log", xlabel="step of the earlier checkpoint", ylabel="‖R − I‖_F", title=f"{arm}: rotation size"
+            xscale="log",
+            xlabel="training step of the earlier checkpoint",
+            ylabel="‖R − I‖_F (unitless)",
+            title=f"{arm}: rotation size",
         )
         for ax in (ax_ev, ax_r):
             ax.grid(alpha=0.3)
-        ax_ev.legend(fontsize=6, ncol=2)
-        ax_r.legend(fontsize=7)
-    fig.tight_layout()
+        ax_ev.plot([], [], color="grey", ls="-", marker="o", ms=3, label="solid: mapped by R")
+        ax_ev.plot([], [], color="grey", ls="--", label="dashed: naive")
+        ax_ev.plot([], [], color="grey", ls=":", label="dotted: self EV")
+        handles, labels = ax_ev.get_legend_handles_labels()
+        keep = [(h, lb) for h, lb in zip(handles, labels, strict=True) if not lb.endswith(" naive")]
+        ax_ev.legend(
+            *zip(*keep, strict=True), fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0
+        )
+        ax_r.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0)
     return fig
 
 
+BAR_STATISTIC = {
+    "B": "mean KL(spec ‖ model), nats",
+    "P": "max weight MSE after alignment",
+    "C": "Pearson r, predicted vs measured patch effects",
+    "Pr": "Pearson r, predicted vs measured ablation losses",
+}
 BAR_FLOOR = 1e-16
 """Where a "<" bar's value is 0 (Bar P within-seed), Figure 4 draws it at this floor."""
 
@@ -270,7 +342,7 @@ def figure4(records: Mapping[str, Mapping], scatter: Mapping[str, str]) -> Figur
     hollow markers beside IG), then predicted against measured causal effects (C) for the
     units named in ``scatter`` (title -> unit id of the C verdict)."""
     colours = {"within": "#1f77b4", "cross": "#ff7f0e", "decoy": "#d62728"}
-    fig, axes = plt.subplots(2, 3, figsize=(15, 8.5))
+    fig, axes = plt.subplots(2, 3, figsize=(15, 9.5), layout="constrained")
     for ax, bar in zip(axes.flat[:4], ("B", "P", "C", "Pr"), strict=True):
         rec = records[bar]
         units = _units_of(rec)
@@ -292,10 +364,16 @@ def figure4(records: Mapping[str, Mapping], scatter: Mapping[str, str]) -> Figur
             ax.set_yscale("log")
         ax.set_xticks(x, [u["unit"].split(":", 1)[1] for _, u in units], rotation=60, ha="right", fontsize=7)
         ax.set_title(f"Bar {bar} ({rec['name']}): {rec['verdict']}  [{rec['comparison']} {rec['threshold']:g}]")
-        handles, labels = ax.get_legend_handles_labels()
-        unique = dict(zip(labels, handles, strict=True))
-        ax.legend(unique.values(), unique.keys(), fontsize=7)
-    axes.flat[1].text(0.01, 0.01, f"0 drawn at {BAR_FLOOR:g}", transform=axes.flat[1].transAxes, fontsize=7)
+        ax.set_ylabel(BAR_STATISTIC.get(bar, "statistic"))
+        ax.set_xlabel("unit (model, or model|reference)")
+        ax.grid(alpha=0.3)
+    axes.flat[1].plot([], [], ls="--", color="k", lw=1, label="registered threshold")
+    axes.flat[1].plot([], [], ls="none", label=f"Bar P: a value of 0 is drawn at {BAR_FLOOR:g}")
+    handles: dict = {}
+    for ax in axes.flat[:4]:
+        for h, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            handles.setdefault(label, h)
+    fig.legend(handles.values(), handles.keys(), loc="outside lower center", ncol=6, fontsize=8, frameon=False)
     c_units = {u["unit"]: u for _, u in _units_of(records["C"])}
     for ax, (title, unit_id) in zip(axes.flat[4:], scatter.items(), strict=False):
         rows = pd.DataFrame(c_units[unit_id]["components"])
@@ -305,10 +383,10 @@ def figure4(records: Mapping[str, Mapping], scatter: Mapping[str, str]) -> Figur
         lim = [0, float(max(rows["measured_C"].max(), rows["C_ig"].max(), rows["C_ap"].max())) * 1.05]
         ax.plot(lim, lim, "k:", lw=1)
         ax.set_xlabel("measured: KL(clean || mean-ablated), nats")
-        ax.set_ylabel("predicted by the reference")
-        ax.set_title(f"{title}: {unit_id}", fontsize=9)
-        ax.legend(fontsize=7)
-    fig.tight_layout()
+        ax.set_ylabel("predicted by the reference, nats")
+        ax.set_title(f"Bar C, {title}: {unit_id}", fontsize=9)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, loc="upper left", frameon=True, framealpha=0.9)
     return fig
 
 

@@ -8,13 +8,18 @@ files back and decides the exit status of a gate target.
 from __future__ import annotations
 
 import math
+import statistics
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from polyrot import __version__, atomic
+from polyrot.claims import KEY_COLUMNS
 from polyrot.prereg import Preregistration
+
+# the keys that tell a unit's siblings apart (another seed of the same cohort, site, ...)
+REPLICATE_KEYS = ("model", "other")
 
 _COMPARE = {"<": lambda v, t: v < t, ">": lambda v, t: v > t}
 
@@ -39,13 +44,46 @@ def judge_value(value: float, spec: dict[str, Any], ci95: Sequence[float] | None
     return out
 
 
+def sibling_group(unit: Mapping[str, Any]) -> tuple:
+    """The units a unit's spread is taken over (the registered fragility rule): a bar's
+    within-seed units together and its cross-seed units together; a claim's units that share
+    every key column but the model and the other seed."""
+    if unit.get("kind") in ("within", "cross"):
+        return ("bar", unit["kind"])
+    return tuple((k, str(unit[k])) for k in ("arm", *KEY_COLUMNS) if k in unit and k not in REPLICATE_KEYS)
+
+
+def add_fragility(units: list[dict[str, Any]], spec: dict[str, Any]) -> None:
+    """Each unit's ``margin`` (distance to the threshold, positive on the passing side, in
+    sample standard deviations of its sibling group; None with fewer than two finite
+    siblings), ``spread`` and ``fragile`` (|margin| < 1, or an interval containing the
+    threshold), in place."""
+    threshold, sign = float(spec["threshold"]), 1.0 if spec["comparison"] == ">" else -1.0
+    groups: dict[tuple, list[float]] = {}
+    for u in units:
+        if math.isfinite(u["value"]):
+            groups.setdefault(sibling_group(u), []).append(float(u["value"]))
+    for u in units:
+        values = groups.get(sibling_group(u), [])
+        spread = statistics.stdev(values) if len(values) >= 2 else None
+        margin = None
+        if spread is not None and math.isfinite(u["value"]):
+            distance = sign * (u["value"] - threshold)
+            margin = distance / spread if spread > 0 else (math.copysign(math.inf, distance) if distance else 0.0)
+        u["spread"] = spread
+        u["margin"] = margin
+        u["fragile"] = bool((margin is not None and abs(margin) < 1) or u.get("uncertain", False))
+
+
 def judge_units(units: list[dict[str, Any]], spec: dict[str, Any]) -> dict[str, Any]:
     """Judge each unit in place; the bar passes when every unit passes. The headline value
-    is the worst unit's."""
+    is the worst unit's. A passing verdict is ``fragile`` when its worst unit is, a failing
+    one when every failing unit is (the registered fragility rule)."""
     if not units:
         raise ValueError("a bar needs at least one unit to judge")
     for u in units:
         u.update(judge_value(u["value"], spec, u.get("ci95")))
+    add_fragility(units, spec)
     sign = 1.0 if spec["comparison"] == "<" else -1.0
     # a value that is not finite (an undefined correlation) is the worst
     worst = max(units, key=lambda u: sign * u["value"] if math.isfinite(u["value"]) else math.inf)
@@ -58,8 +96,11 @@ def judge_units(units: list[dict[str, Any]], spec: dict[str, Any]) -> dict[str, 
         "ratio_to_threshold": worst["ratio_to_threshold"],
         "near_miss": bool(failing) and all(u["near_miss"] for u in failing),
         "uncertain": any(u.get("uncertain", False) for u in units),
+        "worst_margin": worst["margin"],
+        "fragile": all(u["fragile"] for u in failing) if failing else worst["fragile"],
         "n_units": len(units),
         "n_failing": len(failing),
+        "n_fragile": sum(u["fragile"] for u in units),
     }
 
 
@@ -119,7 +160,7 @@ def write_verdict(
 
 def describe(record: dict[str, Any]) -> str:
     """One human line per verdict, plus its amendments."""
-    flags = [f for f in ("near_miss", "uncertain") if record.get(f)]
+    flags = [f for f in ("near_miss", "uncertain", "fragile") if record.get(f)]
     title = f"Bar {record['bar']}" if record.get("kind", "bar") == "bar" else f"Claim {record['claim']}"
     ratio = record["ratio_to_threshold"]
     line = (
@@ -127,6 +168,8 @@ def describe(record: dict[str, Any]) -> str:
         f"{record['threshold']:.4g}?{'' if ratio is None else f' ratio {ratio:.3g}'}  "
         f"({record['n_failing']}/{record['n_units']} units failing{', ' + ', '.join(flags) if flags else ''})"
     )
+    if record.get("worst_margin") is not None:
+        line += f"  margin {record['worst_margin']:.3g} sibling spreads"
     if "decoy" in record:
         d = record["decoy"]
         line += f"\n    decoy {d['model']} (of {d['of']}): {d['verdict']}  worst value {d['value']:.4g}"

@@ -104,6 +104,7 @@ rule audit_site:
         expansions=lambda wc: ARMS[wc.arm]["sae"]["expansions"],
         sae_init=lambda wc: "shared" if ARMS[wc.arm]["sae"]["shared_init"] else "independent",
         gaussian_n=CFG.audit.gaussian_n,
+        bootstrap_n=CFG.audit.bootstrap_n,
         seed=CFG.audit.controls_seed,
     log:
         log_file("audit_site", "{arm}", "{site}"),
@@ -126,7 +127,12 @@ rule audit_tables:
             for e in ARMS[wc.arm]["sae"]["expansions"]
         ],
     output:
-        ev=ensure(audit_file("{arm}", "ev"), non_empty=True),
+        ev=report_file(
+            ensure(audit_file("{arm}", "ev"), non_empty=True),
+            "ev_table.rst",
+            "H2",
+            lambda wc: ARM_NAMES[wc.arm],
+        ),
         cosine=ensure(audit_file("{arm}", "decoder_cosine"), non_empty=True),
         cosine_shared_init=ensure(audit_file("{arm}", "decoder_cosine_shared_init"), non_empty=True),
         firing=ensure(audit_file("{arm}", "firing"), non_empty=True),
@@ -166,7 +172,7 @@ rule claims:
     input:
         [verdict_file("claims", c) for c in ALL_CLAIMS],
     output:
-        ensure(verdict_file("claims", "summary"), non_empty=True),
+        report_file(ensure(verdict_file("claims", "summary"), non_empty=True), "claims_summary.rst", "summary", ALL_ARMS),
     params:
         strict=CFG.strict_bars,
     log:

@@ -158,7 +158,7 @@ rule bars:
     input:
         [verdict_file("bars", bar) for bar in BARS],
     output:
-        ensure(verdict_file("bars", "summary"), non_empty=True),
+        report_file(ensure(verdict_file("bars", "summary"), non_empty=True), "bars_summary.rst", "H6", "toy"),
     params:
         strict=CFG.strict_bars,
     log:

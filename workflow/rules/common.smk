@@ -266,8 +266,74 @@ def steering_outputs(arm):
     }
 
 
-def figure_files(name):
-    return {ext: RESULTS / "figures" / f"{name}.{ext}" for ext in ("png", "pdf")}
+def figure_files(name, caption=None, category=None, subcategory=None):
+    """A figure's PNG and PDF; with a ``caption`` (an .rst under workflow/report/) the PNG is
+    a `snakemake --report` result in ``category`` / ``subcategory``."""
+    files = {ext: RESULTS / "figures" / f"{name}.{ext}" for ext in ("png", "pdf")}
+    if caption is not None:
+        files["png"] = report_file(files["png"], caption, category, subcategory)
+    return files
+
+
+# ---------------------------------------------------------------- `snakemake --report`
+# The report's categories: one per hypothesis of preregistration.md, and a few around them.
+REPORT_CATEGORY = {
+    "training": "0 Training",
+    # H1 is judged by Bar B: its results are the bars' (Figure 4, the bars summary)
+    "H1": "H6 bars and decoy (H1: Bar B)",
+    "H2": "H2 rotation audit",
+    "H3": "H3 Haar",
+    "H4": "H4 steering",
+    "H5": "H5 checkpoints",
+    "H6": "H6 bars and decoy (H1: Bar B)",
+    "summary": "Summary",
+    "ledger": "Ledger",
+}
+ARM_NAMES = {"toy": "toy", "neox": "GPT-NeoX"}
+# a result drawn from every arm of the run
+ALL_ARMS = " and ".join(ARM_NAMES[a] for a in ARMS)
+
+
+def report_file(path, caption, category, subcategory=None):
+    """``path`` as a report() result; ``caption`` names a file in workflow/report/."""
+    return report(
+        path,
+        caption=f"../report/{caption}",
+        category=REPORT_CATEGORY.get(category, category),
+        subcategory=subcategory,
+    )
+
+
+# `snakemake figures` (report.smk): the figure rules it redraws, each as its rule declares it.
+FIGURE_RULES = ["training_curves", "figure1", "figure2", "figure3", "figure4"] + (["drift_figure"] if DRIFT_ARMS else [])
+
+
+def _figure_job(name):
+    proxy = getattr(rules, name)
+
+    def plain(value):
+        return [str(v) for v in value] if isinstance(value, list) else str(value)
+
+    return {
+        "input": {k: plain(v) for k, v in proxy.input.items()},
+        "params": dict(proxy.params.items()),
+        "output": {k: str(v) for k, v in proxy.output.items()},
+    }
+
+
+# What every caption and the report's front page show (captions see `snakemake.config`; this
+# key is added after validation, so no rule's params, and no rerun, depend on it).
+config["_report"] = {
+    "configfiles": [os.path.relpath(f) for f in workflow.overwrite_configfiles] or ["config/config.yaml"],
+    "overrides": dict(workflow.config_settings.config or {}),
+    "arms": ALL_ARMS,
+    "preregistration": {
+        "document": str(CFG.preregistration.document),
+        "sha256": PREREG.file_sha256,
+        "registered_sha256": PREREG.registered_sha256,
+        "amendments": len(PREREG.amendments),
+    },
+}
 
 
 # ---------------------------------------------------------------- inputs that depend on a job
@@ -338,6 +404,35 @@ STEERING_CLAIM_TABLES = [
     for arm in STEERING_COHORTS
     for t in STEERING_TABLES
 ]
+
+
+# Every table the claims ledger reads: (arm or "all", table name, path), only what this run makes.
+LEDGER_TABLES = (
+    [
+        {"arm": arm, "table": table, "path": str(path)}
+        for arm in ARMS
+        for table, path in (
+            ("ev", audit_file(arm, "ev")),
+            ("decoder_cosine_shared_init", audit_file(arm, "decoder_cosine_shared_init")),
+            ("firing", audit_file(arm, "firing")),
+            ("haar_rotations", haar_file(arm, "rotations")),
+            ("haar_pooled", haar_file(arm, "pooled_paper_test")),
+        )
+    ]
+    + [{"arm": arm, "table": "drift", "path": str(drift_file(arm))} for arm in DRIFT_ARMS]
+    + [{"arm": "all", "table": "haar_power", "path": str(haar_file("all", "power"))}]
+    + [t for t in STEERING_CLAIM_TABLES if t["table"] in ("steering_transfer", "steering_dose")]
+)
+# what the ledger says of this run's scale
+LEDGER_SCALE = (
+    f"toy {CFG.train.steps} steps x {CFG.train.batch_size}, cohorts "
+    + ", ".join(f"{n} {len(c.models)} models" for n, c in CFG.cohorts.items())
+    + (f"; GPT-NeoX {NEOX.source} {len(NEOX.models)} models" if NEOX is not None else "; no GPT-NeoX arm")
+)
+
+
+def ledger_file(ext):
+    return RESULTS / f"ledger.{ext}"
 
 
 def benchmark_inputs():

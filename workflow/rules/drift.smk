@@ -21,6 +21,7 @@ rule drift:
         sites=lambda wc: ARMS[wc.arm]["sites"],
         null_sites=lambda wc: {s: null_site(wc.arm, s) for s in ARMS[wc.arm]["sites"]},
         gaussian_n=CFG.audit.gaussian_n,
+        bootstrap_n=CFG.audit.bootstrap_n,
         seed=CFG.audit.controls_seed,
     log:
         log_file("drift", "{arm}"),
@@ -35,9 +36,9 @@ rule drift:
 
 rule drift_figure:
     input:
-        [drift_file(arm) for arm in DRIFT_ARMS],
+        tables=[drift_file(arm) for arm in DRIFT_ARMS],
     output:
-        **figure_files("drift"),
+        **figure_files("drift", "drift.rst", "H5", " and ".join(ARM_NAMES[a] for a in DRIFT_ARMS)),
     params:
         arms=DRIFT_ARMS,
     log:

@@ -3,9 +3,9 @@
 
 rule training_curves:
     input:
-        [toy_train_log(m) for m in CFG.models],
+        logs=[toy_train_log(m) for m in CFG.models],
     output:
-        **figure_files("training_curves"),
+        **figure_files("training_curves", "training_curves.rst", "training", "toy"),
     params:
         models=CFG.models,
         cohorts={name: c.models for name, c in CFG.cohorts.items()},
@@ -23,8 +23,11 @@ rule figure1:
         cosine=[audit_file(arm, "decoder_cosine") for arm in ARMS],
         cosine_shared_init=[audit_file(arm, "decoder_cosine_shared_init") for arm in ARMS],
     output:
-        **figure_files("figure1"),
-        **{f"cosine_{ext}": path for ext, path in figure_files("decoder_cosine").items()},
+        **figure_files("figure1", "figure1.rst", "H2", ALL_ARMS),
+        **{
+            f"cosine_{ext}": path
+            for ext, path in figure_files("decoder_cosine", "decoder_cosine.rst", "H2", ALL_ARMS).items()
+        },
     params:
         arms=list(ARMS),
     log:
@@ -37,9 +40,9 @@ rule figure1:
 
 rule figure4:
     input:
-        [verdict_file("bars", bar) for bar in BARS],
+        verdicts=[verdict_file("bars", bar) for bar in BARS],
     output:
-        **figure_files("figure4"),
+        **figure_files("figure4", "figure4.rst", "H6", "toy"),
     params:
         bars=BARS,
         # the IG vs attribution-patching scatters: the decoy's model within-seed, and its
@@ -64,8 +67,11 @@ rule figure3:
         effects=[steering_file(arm, "effects", c) for arm, cohorts in STEERING_COHORTS.items() for c in cohorts],
         transfer=[steering_file(arm, "tables", "transfer") for arm in STEERING_COHORTS],
     output:
-        **figure_files("figure3"),
-        **{f"accuracy_{ext}": path for ext, path in figure_files("figure3_accuracy").items()},
+        **figure_files("figure3", "figure3.rst", "H4", " and ".join(ARM_NAMES[a] for a in STEERING_COHORTS)),
+        **{
+            f"accuracy_{ext}": path
+            for ext, path in figure_files("figure3_accuracy", "figure3_accuracy.rst", "H4", "toy").items()
+        },
     params:
         effect_arms=[arm for arm, cohorts in STEERING_COHORTS.items() for _ in cohorts],
         transfer_arms=list(STEERING_COHORTS),

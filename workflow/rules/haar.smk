@@ -46,7 +46,7 @@ rule figure2:
         rotations=[haar_file(arm, "rotations") for arm in ARMS],
         matrices=[rotation_file(arm, k["anchor"], k["other"], k["site"], "npy") for arm in ARMS for k in haar_rotation_keys(arm)],
     output:
-        **figure_files("figure2"),
+        **figure_files("figure2", "figure2.rst", "H3", ALL_ARMS),
     params:
         haar=CFG.params("haar"),
     log:

@@ -14,7 +14,8 @@ def main(smk) -> None:
     site, models = smk.wildcards.site, list(smk.params.models)
     # inputs come in the order the rule lists them: models, and SAEs expansion-major
     fit = {m: activations.read_cache(p).acts for m, p in zip(models, smk.input.fit, strict=True)}
-    held = {m: activations.read_cache(p).acts for m, p in zip(models, smk.input.heldout, strict=True)}
+    held_caches = {m: activations.read_cache(p) for m, p in zip(models, smk.input.heldout, strict=True)}
+    held = {m: c.acts for m, c in held_caches.items()}
     keys = [(m, f"x{e}") for e in smk.params.expansions for m in models]
     saes = {k: sae.load_sae(p)[0] for k, p in zip(keys, smk.input.saes, strict=True)}
     shared = {
@@ -29,7 +30,21 @@ def main(smk) -> None:
             key = {"cohort": cohort, "anchor": a, "other": b, "site": site, "expansion": expansion}
             sae_a, sae_b = saes[(a, f"x{expansion}")], saes[(b, f"x{expansion}")]
             rng = np.random.default_rng([smk.params.seed, expansion])
-            row = audit.ev_row(sae_a, rotations, fit[a], fit[b], held[a], held[b], smk.params.gaussian_n, rng)
+            if not np.array_equal(held_caches[a].sequence, held_caches[b].sequence):
+                raise ValueError(f"{site}: the held-out caches of {a} and {b} are not of the same sequences")
+            row = audit.ev_row(
+                sae_a,
+                rotations,
+                fit[a],
+                fit[b],
+                held[a],
+                held[b],
+                smk.params.gaussian_n,
+                rng,
+                sequence=held_caches[a].sequence,
+                n_boot=smk.params.bootstrap_n,
+                boot_rng=np.random.default_rng([smk.params.seed, expansion, 2]),
+            )
             ev.append({**key, "frobenius_to_identity": R.frobenius_to_identity, **row})
             W_a, W_b = sae_a.W_dec.detach().numpy(), sae_b.W_dec.detach().numpy()
             cosine += [

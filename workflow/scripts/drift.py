@@ -21,7 +21,9 @@ def main(smk) -> None:
     saes = {(k["site"], k["expansion"]): sae.load_sae(path)[0] for k, path in zip(p.saes, smk.input.saes, strict=True)}
     rows = []
     for ckpt in p.drift["checkpoints"]:
-        for row in drift.drift_rows(caches[p.reference], caches[ckpt], saes, sites, p.null_sites, p.gaussian_n, p.seed):
+        for row in drift.drift_rows(
+            caches[p.reference], caches[ckpt], saes, sites, p.null_sites, p.gaussian_n, p.seed, p.bootstrap_n
+        ):
             rows.append(
                 {
                     "arm": smk.wildcards.arm,

@@ -1,14 +1,11 @@
-"""The checkpoint-drift figure of every arm with a drift analysis."""
+"""The checkpoint-drift figure of every arm with a drift analysis. (Drawn by polyrot.figure_jobs, as `snakemake figures` redraws it.)"""
 
-import pandas as pd
-
-from polyrot import figures
+from polyrot import figure_jobs
 from polyrot.scripting import run_script
 
 
 def main(smk) -> None:
-    frame = pd.concat([pd.read_csv(p, sep="\t", comment="#") for p in smk.input], ignore_index=True)
-    figures.save(figures.drift_figure(frame), smk.output.png, smk.output.pdf)
+    figure_jobs.run("drift_figure", smk)
 
 
 if __name__ == "__main__":

@@ -1,23 +1,11 @@
-"""Figure 1 (EV per site with nulls) and the decoder-cosine figure, from every arm's tables."""
+"""Figure 1 (EV per site with nulls) and the decoder-cosine figure, from every arm's tables. (Drawn by polyrot.figure_jobs, as `snakemake figures` redraws it.)"""
 
-import pandas as pd
-
-from polyrot import figures
+from polyrot import figure_jobs
 from polyrot.scripting import run_script
 
 
-def read(paths, arms) -> pd.DataFrame:
-    return pd.concat(
-        [pd.read_csv(p, sep="\t", comment="#").assign(arm=a) for a, p in zip(arms, paths, strict=True)],
-        ignore_index=True,
-    )
-
-
 def main(smk) -> None:
-    figures.save(figures.figure1(read(smk.input.ev, smk.params.arms)), smk.output.png, smk.output.pdf)
-    cos = read(smk.input.cosine, smk.params.arms)
-    shared = read(smk.input.cosine_shared_init, smk.params.arms)
-    figures.save(figures.decoder_cosine_figure(cos, shared), smk.output.cosine_png, smk.output.cosine_pdf)
+    figure_jobs.run("figure1", smk)
 
 
 if __name__ == "__main__":

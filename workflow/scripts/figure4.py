@@ -1,13 +1,11 @@
-"""Figure 4: the four bars' units against their thresholds; IG vs attribution patching."""
+"""Figure 4: the four bars' units against their thresholds; IG vs attribution patching. (Drawn by polyrot.figure_jobs, as `snakemake figures` redraws it.)"""
 
-from polyrot import atomic, figures
+from polyrot import figure_jobs
 from polyrot.scripting import run_script
 
 
 def main(smk) -> None:
-    records = {bar: atomic.read_json(path) for bar, path in zip(smk.params.bars, smk.input, strict=True)}
-    fig = figures.figure4(records, dict(smk.params.scatter))
-    figures.save(fig, smk.output.png, smk.output.pdf)
+    figure_jobs.run("figure4", smk)
 
 
 if __name__ == "__main__":

@@ -18,8 +18,11 @@ COLUMNS = (
     "ratio_to_threshold",
     "near_miss",
     "uncertain",
+    "fragile",
+    "worst_margin",
     "n_units",
     "n_failing",
+    "n_fragile",
 )
 
 

@@ -1,15 +1,11 @@
-"""Training-curve figure per cohort."""
+"""Training-curve figure per cohort. (Drawn by polyrot.figure_jobs, as `snakemake figures` redraws it.)"""
 
-import pandas as pd
-
-from polyrot import figures
+from polyrot import figure_jobs
 from polyrot.scripting import run_script
 
 
 def main(smk) -> None:
-    logs = {m: pd.read_csv(p, sep="\t") for m, p in zip(smk.params.models, smk.input, strict=True)}
-    fig = figures.training_curves(logs, smk.params.cohorts)
-    figures.save(fig, smk.output.png, smk.output.pdf)
+    figure_jobs.run("training_curves", smk)
 
 
 if __name__ == "__main__":
