@@ -73,6 +73,7 @@ def test_every_cluster_job_went_through_sbatch(cluster_run):
         "steering_tables",
         "judge_steering_claims",
         "steering",
+        "ledger",
     }, local
     # SLURM knows every job (finished jobs stay in squeue for MinJobAge; no accounting here)
     ids = sorted(submitted.values(), key=int)
