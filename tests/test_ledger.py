@@ -316,3 +316,19 @@ def test_bar_units_group_by_within_and_cross():
     verdicts.judge_units(units, {"comparison": "<", "threshold": 1e-4})
     assert units[0]["spread"] == pytest.approx(pd.Series([1e-5, 3e-5]).std())
     assert units[2]["spread"] is None and units[2]["margin"] is None
+
+
+def test_a_passing_verdict_is_fragile_when_any_unit_is():
+    # the worst value (site s1, -0.2) sits 14 spreads from 0 among tight siblings; a better
+    # value at site s2 (-0.5) sits 0.7 spreads from 0 among wide ones: the verdict could flip
+    units = [
+        _claim_unit("A1", "s1", -0.20),
+        _claim_unit("A2", "s1", -0.22),
+        _claim_unit("A1", "s2", -0.50),
+        _claim_unit("A2", "s2", -1.50),
+    ]
+    record = verdicts.judge_units(units, SPEC)
+    assert record["verdict"] == "PASS" and record["worst_unit"] == "toy:A:A1:s1"
+    assert units[0]["margin"] == pytest.approx(0.2 / pd.Series([-0.2, -0.22]).std())
+    assert not units[0]["fragile"] and units[2]["fragile"]
+    assert record["fragile"] and record["worst_margin"] == pytest.approx(0.5 / pd.Series([-0.5, -1.5]).std())

@@ -34,26 +34,27 @@ NOT_AT_SCALE = "not computed at this scale"
 NOT_OFFLINE = "not computable offline"
 NOT_COMPUTED = "not computed by this pipeline"
 VERDICTS = (REPRODUCED, DIFFERS, NOT_AT_SCALE, NOT_OFFLINE, NOT_COMPUTED)
-# the ledger's columns, in order
+# the ledger's columns, in order: what a reader looks for first (the number, ours, the
+# verdict and why), then how it was computed
 COLUMNS = (
     "id",
-    "quantity",
     "paper",
-    "unit",
-    "where",
-    "arm",
     "ours",
-    "ours_interval",
-    "n_units",
-    "ours_preferred",
-    "convention",
-    "control",
-    "judge",
     "band",
     "verdict",
     "fragile",
     "margin",
     "reason",
+    "ours_interval",
+    "n_units",
+    "ours_preferred",
+    "control",
+    "convention",
+    "judge",
+    "quantity",
+    "unit",
+    "where",
+    "arm",
 )
 
 
@@ -619,7 +620,7 @@ def judge_row(
     inside = [math.isfinite(v) and lo <= v <= hi for v, (lo, hi) in zip(values, bands, strict=True)]
     margins = _margins(values, bands, spread)
     row["verdict"] = REPRODUCED if all(inside) else DIFFERS
-    row.update(_fragility(values, inside, margins, intervals if len(intervals) == len(values) else None, bands))
+    row.update(_fragility(inside, margins, intervals if len(intervals) == len(values) else None, bands))
     if not all(inside):
         n_out = inside.count(False)
         worst = min(
@@ -635,12 +636,6 @@ def judge_row(
         )
         row["verdict"] = NOT_OFFLINE
     return row
-
-
-def _edge_distance(v: float, b: tuple[float, float]) -> float:
-    """How far ``v`` is from the nearer finite edge of band ``b`` (inf if it has none)."""
-    edges = [abs(e - v) for e in b if math.isfinite(e)]
-    return min(edges) if edges else math.inf
 
 
 def _dist(v: float, b: tuple[float, float]) -> float:
@@ -664,7 +659,6 @@ def _claim_values(pv: PaperValue, src: TableSource, claim: Mapping[str, Any], ct
 
 
 def _fragility(
-    values: Sequence[float],
     inside: Sequence[bool],
     margins: Sequence[float | None],
     intervals: Sequence[tuple[float, float] | None] | None,
@@ -677,11 +671,10 @@ def _fragility(
     ]
     near = [m is not None and abs(m) < 1 for m in margins]
     unit_fragile = [a or b for a, b in zip(near, straddles, strict=True)]
-    if all(inside):
-        # the worst unit: the one nearest an edge of its band (the same rule as a verdict's)
-        i = min(range(len(values)), key=lambda k: _edge_distance(values[k], bands[k]))
-        worst = margins[i]
-        fragile = unit_fragile[i]
+    if all(inside):  # any unit could flip the row (the same rule as a verdict's)
+        known = [m for m in margins if m is not None]
+        worst = min(known) if known else None
+        fragile = any(unit_fragile)
     else:
         outside = [i for i, ok in enumerate(inside) if not ok]
         known = [margins[i] for i in outside if margins[i] is not None]

@@ -75,10 +75,16 @@ def add_fragility(units: list[dict[str, Any]], spec: dict[str, Any]) -> None:
         u["fragile"] = bool((margin is not None and abs(margin) < 1) or u.get("uncertain", False))
 
 
+def _smallest_margin(units: list[dict[str, Any]]) -> float | None:
+    margins = [u["margin"] for u in units if u["margin"] is not None]
+    return min(margins) if margins else None
+
+
 def judge_units(units: list[dict[str, Any]], spec: dict[str, Any]) -> dict[str, Any]:
     """Judge each unit in place; the bar passes when every unit passes. The headline value
-    is the worst unit's. A passing verdict is ``fragile`` when its worst unit is, a failing
-    one when every failing unit is (the registered fragility rule)."""
+    is the worst unit's. A passing verdict is ``fragile`` when any unit is, a failing one when
+    every failing unit is; its margin is the smallest of those units' (the registered
+    fragility rule, amended 2026-11-28)."""
     if not units:
         raise ValueError("a bar needs at least one unit to judge")
     for u in units:
@@ -96,8 +102,8 @@ def judge_units(units: list[dict[str, Any]], spec: dict[str, Any]) -> dict[str, 
         "ratio_to_threshold": worst["ratio_to_threshold"],
         "near_miss": bool(failing) and all(u["near_miss"] for u in failing),
         "uncertain": any(u.get("uncertain", False) for u in units),
-        "worst_margin": worst["margin"],
-        "fragile": all(u["fragile"] for u in failing) if failing else worst["fragile"],
+        "worst_margin": _smallest_margin(failing or units),
+        "fragile": all(u["fragile"] for u in failing) if failing else any(u["fragile"] for u in units),
         "n_units": len(units),
         "n_failing": len(failing),
         "n_fragile": sum(u["fragile"] for u in units),
