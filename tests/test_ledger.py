@@ -4,6 +4,7 @@ import json
 import math
 import re
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -148,10 +149,11 @@ def test_a_row_inside_its_band_reproduces_in_the_papers_convention(ctx):
     assert row["verdict"] == ledger.REPRODUCED and row["n_units"] == 4  # internal sites only
     assert row["ours"] == "0.975 … 0.99" and row["ours_preferred"] == "0.965 … 0.98"
     assert row["band"] == "[0.956, 1.01]" and "permuted-rows null EV 0.1" in row["control"]
-    # margin: the worst unit (0.975) is 0.019 from the band's lower edge, in spreads of the four
-    spread = pd.Series([0.980, 0.985, 0.990, 0.975]).std()
+    # margin: in the spread of each unit's siblings (the other seed at the same site); the
+    # nearest to an edge is 0.975 at resid_post_1, 0.019 from 0.956, its siblings 0.990, 0.975
+    spread = pd.Series([0.990, 0.975]).std()
     assert float(row["margin"]) == pytest.approx(0.019 / spread, rel=1e-3)
-    assert row["fragile"] == (0.019 / spread < 1)
+    assert row["fragile"] is False  # 1.79 spreads: no unit within one
 
 
 def test_a_row_outside_its_band_differs_and_says_which_unit(ctx):
@@ -332,3 +334,31 @@ def test_a_passing_verdict_is_fragile_when_any_unit_is():
     assert units[0]["margin"] == pytest.approx(0.2 / pd.Series([-0.2, -0.22]).std())
     assert not units[0]["fragile"] and units[2]["fragile"]
     assert record["fragile"] and record["worst_margin"] == pytest.approx(0.5 / pd.Series([-0.5, -1.5]).std())
+
+
+def test_an_averaged_row_carries_the_spread_of_its_mean(tmp_path, ctx):
+    rows = [
+        {"cohort": "A", "other": o, "site": site, "expansion": 8, "frame": frame, "maxcos_mean": v}
+        for o, site, v in [
+            ("A1", "resid_mid_0", 0.90),
+            ("A2", "resid_mid_0", 0.92),
+            ("A1", "resid_post_1", 0.86),
+            ("A2", "resid_post_1", 0.90),
+        ]
+        for frame in ("raw", "chance_span")
+    ]
+    c = ledger.RunContext(
+        {**ctx.tables, ("toy", "decoder_cosine_shared_init"): _write(tmp_path / "cos.tsv", rows)},
+        ctx.bars,
+        ctx.sites,
+        ctx.cohorts,
+        ctx.decoy,
+        False,
+    )
+    row = ledger.judge_row(_value("toy_A_decoder_cosine_mean"), {"abs": 0.05}, c, {})
+    assert row["ours"] == "0.895" and row["verdict"] == ledger.REPRODUCED and row["n_units"] == 1
+    # the mean of 4 units, each with its site's sibling spread: sd(mean) = sqrt(sum s_i^2) / 4
+    s1, s2 = pd.Series([0.90, 0.92]).std(), pd.Series([0.86, 0.90]).std()
+    spread = np.sqrt(2 * s1**2 + 2 * s2**2) / 4
+    assert float(row["margin"]) == pytest.approx((0.94 - 0.895) / spread, rel=1e-3)
+    assert row["control"].startswith("random directions in the data span (chance_span) 0.86 … 0.92")

@@ -26,6 +26,8 @@ import pandas as pd
 import yaml
 
 from polyrot import atomic
+from polyrot.claims import KEY_COLUMNS
+from polyrot.verdicts import REPLICATE_KEYS
 
 KINDS = ("point", "range", "at_least", "at_most", "per_unit")
 REPRODUCED = "reproduced"
@@ -331,14 +333,15 @@ class RunContext:
 @dataclass
 class Units:
     """Our units of one number: labels, values (compared), preferred values (shown) and
-    intervals; ``spread_scale`` divides the units' spread for an averaged unit."""
+    intervals, and each unit's spread: the standard deviation of its siblings (the fragility
+    rule of preregistration.md), None without two of them."""
 
     labels: list[str]
     values: list[float]
     preferred: list[float] = field(default_factory=list)
     intervals: list[tuple[float, float] | None] = field(default_factory=list)
     control: list[float] = field(default_factory=list)
-    spread: float | None = None
+    spreads: list[float | None] = field(default_factory=list)
 
 
 def _read(path: str) -> pd.DataFrame:
@@ -378,6 +381,17 @@ def _sd(values: Sequence[float]) -> float | None:
     return float(np.std(finite, ddof=1)) if len(finite) >= 2 else None
 
 
+def _sibling_spreads(rows: pd.DataFrame, column: str) -> list[float | None]:
+    """Each row's spread: the sample standard deviation of ``column`` over the rows sharing
+    every key column but the model and the other seed (the fragility rule's siblings)."""
+    keys = [k for k in KEY_COLUMNS if k in rows and k not in REPLICATE_KEYS]
+    groups = [tuple(str(r[k]) for k in keys) for _, r in rows.iterrows()]
+    by_group: dict[tuple, list[float]] = {}
+    for g, v in zip(groups, rows[column].astype(float), strict=True):
+        by_group.setdefault(g, []).append(float(v))
+    return [_sd(by_group[g]) for g in groups]
+
+
 def table_units(src: TableSource, ctx: RunContext) -> Units | None:
     """Our units from a table, or None when this run has no such table or no such rows."""
     path = ctx.tables.get((src.arm, src.table))
@@ -409,7 +423,7 @@ def table_units(src: TableSource, ctx: RunContext) -> Units | None:
             sel = _where(base, {**{k: v for k, v in src.where.items() if k not in where}, **where})
             control = sel[column].astype(float).tolist() if column in sel else []
     labels = [_label(r) for _, r in rows.iterrows()]
-    spread = _sd(values)
+    spreads = _sibling_spreads(rows, src.column)
     if src.agg == "mean":
         n = len(values)
         return Units(
@@ -418,12 +432,13 @@ def table_units(src: TableSource, ctx: RunContext) -> Units | None:
             [float(np.mean(preferred))] if preferred else [],
             [None],
             control,
-            spread / math.sqrt(n) if spread is not None else None,
+            # the mean's own spread, each unit varying by its siblings' spread independently
+            [math.sqrt(sum(x * x for x in spreads)) / n if None not in spreads else None],
         )
     if src.agg == "min":
         i = int(np.argmin(values))
-        return Units([labels[i]], [values[i]], preferred[i : i + 1], [intervals[i]], control, spread)
-    return Units(labels, values, preferred, intervals, control, spread)
+        return Units([labels[i]], [values[i]], preferred[i : i + 1], [intervals[i]], control, [spreads[i]])
+    return Units(labels, values, preferred, intervals, control, spreads)
 
 
 def bar_units(src: BarSource, ctx: RunContext) -> Units | None:
@@ -459,7 +474,7 @@ def bar_units(src: BarSource, ctx: RunContext) -> Units | None:
             [],
             [tuple(p["ci95"]) if p.get("ci95") else None for p in per],
             [],
-            None,
+            [None] * len(heads),
         )
     return Units(
         [u["model"] for u in units],
@@ -467,7 +482,7 @@ def bar_units(src: BarSource, ctx: RunContext) -> Units | None:
         [],
         [tuple(u["ci95"]) if u.get("ci95") else None for u in units],
         control,
-        _sd(siblings),
+        [_sd(siblings)] * len(units),
     )
 
 
@@ -502,11 +517,13 @@ def band(kind: str, value: Any, tolerance: Mapping[str, Any]) -> tuple[float, fl
     return lo, hi
 
 
-def _margins(values: Sequence[float], bands: Sequence[tuple[float, float]], spread: float | None) -> list[float | None]:
+def _margins(
+    values: Sequence[float], bands: Sequence[tuple[float, float]], spreads: Sequence[float | None]
+) -> list[float | None]:
     """Signed distance of each value to the nearer edge of its band (positive inside), in
-    spreads; None without a spread."""
+    its spread; None without a spread."""
     out: list[float | None] = []
-    for v, (lo, hi) in zip(values, bands, strict=True):
+    for v, (lo, hi), spread in zip(values, bands, spreads, strict=True):
         if spread is None or not math.isfinite(v):
             out.append(None)
             continue
@@ -588,13 +605,13 @@ def judge_row(
     if "claim" in tolerance:
         claim = claims[tolerance["claim"]]
         lo, hi, cmp = _claim_band(claim)
-        judged = _claim_values(pv, src, claim, ctx)
+        judged = _claim_values(src, claim, ctx)
+        spreads = list(units.spreads)
         if judged is not None:
-            values, intervals = judged, [None] * len(judged)
+            values, intervals, spreads = judged.values, judged.intervals, judged.spreads
         bands = [(lo, hi)] * len(values)
         row["judge"] = f"claim {tolerance['claim']}: {claim['column']} {cmp} {claim['threshold']:g}"
         row["band"] = f"{claim['column']} {cmp} {claim['threshold']:g}"
-        spread = _sd(values)
     elif pv.kind == "per_unit":
         paper = {str(k): v for k, v in pv.value.items()}
         keep = [i for i, lab in enumerate(units.labels) if lab in paper]
@@ -610,15 +627,15 @@ def judge_row(
         row["band"] = ", ".join(f"{units.labels[i]} {_fmt_band(*b)}" for i, b in zip(keep, bands, strict=True))
         if missing:
             row["reason"] = f"not computed at this scale: {', '.join(missing)}"
-        spread = units.spread
+        spreads = [units.spreads[i] for i in keep]
     else:
         lo, hi = band(pv.kind, pv.value, tolerance)
         bands = [(lo, hi)] * len(values)
         row["judge"] = f"registered tolerance {_fmt_tol(tolerance)}"
         row["band"] = _fmt_band(lo, hi)
-        spread = units.spread
+        spreads = list(units.spreads)
     inside = [math.isfinite(v) and lo <= v <= hi for v, (lo, hi) in zip(values, bands, strict=True)]
-    margins = _margins(values, bands, spread)
+    margins = _margins(values, bands, spreads)
     row["verdict"] = REPRODUCED if all(inside) else DIFFERS
     row.update(_fragility(inside, margins, intervals if len(intervals) == len(values) else None, bands))
     if not all(inside):
@@ -651,11 +668,10 @@ def _fmt_tol(tolerance: Mapping[str, Any]) -> str:
     return {"abs": f"± {value:g}", "rel": f"± {100 * value:g}%", "factor": f"within a factor {value:g}"}[key]
 
 
-def _claim_values(pv: PaperValue, src: TableSource, claim: Mapping[str, Any], ctx: RunContext) -> list[float] | None:
+def _claim_values(src: TableSource, claim: Mapping[str, Any], ctx: RunContext) -> Units | None:
     """The claim's own column on the row's rows (e.g. |ratio - 1| beside the ratio shown)."""
     judged = TableSource(src.arm, src.table, claim["column"], "", sites=src.sites, cohort=src.cohort, where=src.where)
-    units = table_units(judged, ctx)
-    return units.values if units is not None else None
+    return table_units(judged, ctx)
 
 
 def _fragility(
