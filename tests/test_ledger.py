@@ -135,7 +135,6 @@ def ctx(tmp_path):
         bars=bars,
         sites={"toy": SITES},
         cohorts={"A": ("A0", ["A0", "A1", "A2"])},
-        decoy="A0-decoy",
         neox_is_pythia=False,
     )
 
@@ -177,7 +176,7 @@ def test_pythia_numbers_are_not_judged_on_a_stand_in(ctx, tmp_path):
     ]
     tables = {**ctx.tables, ("neox", "ev"): _write(tmp_path / "neox_ev.tsv", ev)}
     for pythia, verdict in ((False, ledger.NOT_OFFLINE), (True, ledger.REPRODUCED)):
-        c = ledger.RunContext(tables, ctx.bars, {**ctx.sites, "neox": SITES}, ctx.cohorts, ctx.decoy, pythia)
+        c = ledger.RunContext(tables, ctx.bars, {**ctx.sites, "neox": SITES}, ctx.cohorts, pythia)
         row = ledger.judge_row(_value("pythia_rotated_ev"), {"abs": 0.02}, c, {})
         assert row["verdict"] == verdict and row["ours"] == "0.9 … 0.9"
     assert (
@@ -185,7 +184,7 @@ def test_pythia_numbers_are_not_judged_on_a_stand_in(ctx, tmp_path):
         in ledger.judge_row(
             _value("pythia_rotated_ev"),
             {"abs": 0.1},
-            ledger.RunContext(tables, ctx.bars, {**ctx.sites, "neox": SITES}, ctx.cohorts, ctx.decoy, False),
+            ledger.RunContext(tables, ctx.bars, {**ctx.sites, "neox": SITES}, ctx.cohorts, False),
             {},
         )["reason"]
     )
@@ -220,7 +219,6 @@ def test_a_row_judged_by_a_claim_applies_the_claims_column_and_threshold(tmp_pat
         ctx.bars,
         ctx.sites,
         ctx.cohorts,
-        ctx.decoy,
         False,
     )
     claim = {"column": "dev_unrotated_acc", "comparison": "<", "threshold": 0.25}
@@ -352,7 +350,6 @@ def test_an_averaged_row_carries_the_spread_of_its_mean(tmp_path, ctx):
         ctx.bars,
         ctx.sites,
         ctx.cohorts,
-        ctx.decoy,
         False,
     )
     row = ledger.judge_row(_value("toy_A_decoder_cosine_mean"), {"abs": 0.05}, c, {})

@@ -317,7 +317,7 @@ class RunContext:
 
     ``tables`` maps (arm, table) to a TSV (arm "all" for arm-free tables); ``bars`` bar to
     its verdict JSON; ``sites`` arm to its audited sites (the first is the embedding);
-    ``cohorts`` cohort name to (anchor, models); ``decoy`` the decoy model's name;
+    ``cohorts`` cohort name to (anchor, models);
     ``neox_is_pythia`` whether the GPT-NeoX arm is Pythia from the hub; ``neox_layer3``
     the GPT-NeoX site standing for the paper's layer 3."""
 
@@ -325,7 +325,6 @@ class RunContext:
     bars: Mapping[str, str]
     sites: Mapping[str, Sequence[str]]
     cohorts: Mapping[str, tuple[str, Sequence[str]]]
-    decoy: str
     neox_is_pythia: bool
     neox_layer3: str | None = None
 

@@ -16,7 +16,6 @@ rule ledger:
         bars=BARS,
         sites={arm: spec["sites"] for arm, spec in ARMS.items()},
         cohorts={name: [c.anchor_model, list(c.models)] for name, c in CFG.cohorts.items()},
-        decoy=DECOY,
         # the paper's Pythia numbers are judged only on Pythia itself (hub, or a local copy)
         neox_is_pythia=NEOX is not None
         and NEOX.source in ("hub", "local")

@@ -12,7 +12,6 @@ def main(smk) -> None:
         bars=dict(zip(smk.params.bars, smk.input.bars, strict=True)),
         sites={arm: list(sites) for arm, sites in smk.params.sites.items()},
         cohorts={name: (anchor, list(models)) for name, (anchor, models) in smk.params.cohorts.items()},
-        decoy=smk.params.decoy,
         neox_is_pythia=bool(smk.params.neox_is_pythia),
         neox_layer3=smk.params.neox_layer3,
     )
