@@ -1,5 +1,6 @@
 """The claims ledger (polyrot.ledger) and the fragility of verdicts (polyrot.verdicts)."""
 
+import dataclasses
 import json
 import math
 import re
@@ -139,6 +140,11 @@ def ctx(tmp_path):
     )
 
 
+def _with_table(ctx, key, path, **changes):
+    """``ctx`` with one more table (and any other field changed)."""
+    return dataclasses.replace(ctx, tables={**ctx.tables, key: path}, **changes)
+
+
 def _value(ident):
     return next(v for v in ledger.load_paper_values() if v.id == ident)
 
@@ -174,19 +180,15 @@ def test_pythia_numbers_are_not_judged_on_a_stand_in(ctx, tmp_path):
     ev = [
         {"cohort": "neox", "other": "s2", "site": s, "expansion": 8, "rotated_insample_ev_scalar": 0.9} for s in SITES
     ]
-    tables = {**ctx.tables, ("neox", "ev"): _write(tmp_path / "neox_ev.tsv", ev)}
+    path = _write(tmp_path / "neox_ev.tsv", ev)
     for pythia, verdict in ((False, ledger.NOT_OFFLINE), (True, ledger.REPRODUCED)):
-        c = ledger.RunContext(tables, ctx.bars, {**ctx.sites, "neox": SITES}, ctx.cohorts, pythia)
+        c = _with_table(ctx, ("neox", "ev"), path, sites={**ctx.sites, "neox": SITES}, neox_is_pythia=pythia)
         row = ledger.judge_row(_value("pythia_rotated_ev"), {"abs": 0.02}, c, {})
         assert row["verdict"] == verdict and row["ours"] == "0.9 … 0.9"
+    c = _with_table(ctx, ("neox", "ev"), path, sites={**ctx.sites, "neox": SITES}, neox_is_pythia=False)
     assert (
         "its verdict would be: reproduced"
-        in ledger.judge_row(
-            _value("pythia_rotated_ev"),
-            {"abs": 0.1},
-            ledger.RunContext(tables, ctx.bars, {**ctx.sites, "neox": SITES}, ctx.cohorts, False),
-            {},
-        )["reason"]
+        in ledger.judge_row(_value("pythia_rotated_ev"), {"abs": 0.1}, c, {})["reason"]
     )
 
 
@@ -214,13 +216,7 @@ def test_a_row_judged_by_a_claim_applies_the_claims_column_and_threshold(tmp_pat
         }
         for o, a, r in [("A1", 2.0, 1.1), ("A2", 2.0, 0.8), ("A1", 1.0, 5.0)]
     ]
-    c = ledger.RunContext(
-        {**ctx.tables, ("toy", "steering_transfer"): _write(tmp_path / "transfer.tsv", transfer)},
-        ctx.bars,
-        ctx.sites,
-        ctx.cohorts,
-        False,
-    )
+    c = _with_table(ctx, ("toy", "steering_transfer"), _write(tmp_path / "transfer.tsv", transfer))
     claim = {"column": "dev_unrotated_acc", "comparison": "<", "threshold": 0.25}
     row = ledger.judge_row(_value("steering_toy_depth_ratio"), {"claim": "depth"}, c, {"depth": claim})
     assert row["ours"] == "A:A1:depth:2.0 1.1, A:A2:depth:2.0 0.8"  # alpha 2 only, ratios shown
@@ -345,13 +341,7 @@ def test_an_averaged_row_carries_the_spread_of_its_mean(tmp_path, ctx):
         ]
         for frame in ("raw", "chance_span")
     ]
-    c = ledger.RunContext(
-        {**ctx.tables, ("toy", "decoder_cosine_shared_init"): _write(tmp_path / "cos.tsv", rows)},
-        ctx.bars,
-        ctx.sites,
-        ctx.cohorts,
-        False,
-    )
+    c = _with_table(ctx, ("toy", "decoder_cosine_shared_init"), _write(tmp_path / "cos.tsv", rows))
     row = ledger.judge_row(_value("toy_A_decoder_cosine_mean"), {"abs": 0.05}, c, {})
     assert row["ours"] == "0.895" and row["verdict"] == ledger.REPRODUCED and row["n_units"] == 1
     # the mean of 4 units, each with its site's sibling spread: sd(mean) = sqrt(sum s_i^2) / 4

@@ -25,9 +25,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from polyrot import atomic
-from polyrot.claims import KEY_COLUMNS
-from polyrot.verdicts import REPLICATE_KEYS
+from polyrot import atomic, verdicts
 
 KINDS = ("point", "range", "at_least", "at_most", "per_unit")
 REPRODUCED = "reproduced"
@@ -375,20 +373,10 @@ def _label(row: pd.Series) -> str:
     return ":".join(str(row[k]) for k in keys if k in row and pd.notna(row[k]))
 
 
-def _sd(values: Sequence[float]) -> float | None:
-    finite = [v for v in values if math.isfinite(v)]
-    return float(np.std(finite, ddof=1)) if len(finite) >= 2 else None
-
-
 def _sibling_spreads(rows: pd.DataFrame, column: str) -> list[float | None]:
-    """Each row's spread: the sample standard deviation of ``column`` over the rows sharing
-    every key column but the model and the other seed (the fragility rule's siblings)."""
-    keys = [k for k in KEY_COLUMNS if k in rows and k not in REPLICATE_KEYS]
-    groups = [tuple(str(r[k]) for k in keys) for _, r in rows.iterrows()]
-    by_group: dict[tuple, list[float]] = {}
-    for g, v in zip(groups, rows[column].astype(float), strict=True):
-        by_group.setdefault(g, []).append(float(v))
-    return [_sd(by_group[g]) for g in groups]
+    """Each row's spread over its siblings, as a verdict's units get theirs (the rows sharing
+    every key column but the model and the other seed)."""
+    return verdicts.sibling_spreads([{**r, "value": float(r[column])} for r in rows.to_dict("records")])
 
 
 def table_units(src: TableSource, ctx: RunContext) -> Units | None:
@@ -481,7 +469,7 @@ def bar_units(src: BarSource, ctx: RunContext) -> Units | None:
         [],
         [tuple(u["ci95"]) if u.get("ci95") else None for u in units],
         control,
-        [_sd(siblings)] * len(units),
+        [verdicts.spread(siblings)] * len(units),
     )
 
 
@@ -521,14 +509,9 @@ def _margins(
 ) -> list[float | None]:
     """Signed distance of each value to the nearer edge of its band (positive inside), in
     its spread; None without a spread."""
-    out: list[float | None] = []
-    for v, (lo, hi), spread in zip(values, bands, spreads, strict=True):
-        if spread is None or not math.isfinite(v):
-            out.append(None)
-            continue
-        d = min(v - lo, hi - v)
-        out.append(math.copysign(math.inf, d) if spread == 0 and d != 0 else (d / spread if spread else 0.0))
-    return out
+    return [
+        verdicts.margin(min(v - lo, hi - v), spread) for v, (lo, hi), spread in zip(values, bands, spreads, strict=True)
+    ]
 
 
 def _fmt(v: float) -> str:

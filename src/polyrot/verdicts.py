@@ -53,26 +53,40 @@ def sibling_group(unit: Mapping[str, Any]) -> tuple:
     return tuple((k, str(unit[k])) for k in ("arm", *KEY_COLUMNS) if k in unit and k not in REPLICATE_KEYS)
 
 
+def spread(values: Iterable[float]) -> float | None:
+    """The sample standard deviation (n - 1) of the finite values; None with fewer than two."""
+    finite = [float(v) for v in values if math.isfinite(v)]
+    return statistics.stdev(finite) if len(finite) >= 2 else None
+
+
+def sibling_spreads(units: Sequence[Mapping[str, Any]]) -> list[float | None]:
+    """Each unit's spread over its sibling group (``sibling_group``)."""
+    groups: dict[tuple, list[float]] = {}
+    for u in units:
+        groups.setdefault(sibling_group(u), []).append(u["value"])
+    return [spread(groups[sibling_group(u)]) for u in units]
+
+
+def margin(distance: float, spread: float | None) -> float | None:
+    """A distance from a threshold (positive on the passing side) in spreads: ±inf when the
+    spread is 0, None without a spread or a finite distance."""
+    if spread is None or not math.isfinite(distance):
+        return None
+    if spread > 0:
+        return distance / spread
+    return math.copysign(math.inf, distance) if distance else 0.0
+
+
 def add_fragility(units: list[dict[str, Any]], spec: dict[str, Any]) -> None:
     """Each unit's ``margin`` (distance to the threshold, positive on the passing side, in
     sample standard deviations of its sibling group; None with fewer than two finite
     siblings), ``spread`` and ``fragile`` (|margin| < 1, or an interval containing the
     threshold), in place."""
     threshold, sign = float(spec["threshold"]), 1.0 if spec["comparison"] == ">" else -1.0
-    groups: dict[tuple, list[float]] = {}
-    for u in units:
-        if math.isfinite(u["value"]):
-            groups.setdefault(sibling_group(u), []).append(float(u["value"]))
-    for u in units:
-        values = groups.get(sibling_group(u), [])
-        spread = statistics.stdev(values) if len(values) >= 2 else None
-        margin = None
-        if spread is not None and math.isfinite(u["value"]):
-            distance = sign * (u["value"] - threshold)
-            margin = distance / spread if spread > 0 else (math.copysign(math.inf, distance) if distance else 0.0)
-        u["spread"] = spread
-        u["margin"] = margin
-        u["fragile"] = bool((margin is not None and abs(margin) < 1) or u.get("uncertain", False))
+    for u, s in zip(units, sibling_spreads(units), strict=True):
+        u["spread"] = s
+        u["margin"] = margin(sign * (u["value"] - threshold), s)
+        u["fragile"] = bool((u["margin"] is not None and abs(u["margin"]) < 1) or u.get("uncertain", False))
 
 
 def _smallest_margin(units: list[dict[str, Any]]) -> float | None:

@@ -383,21 +383,32 @@ def drift_saes(arm):
     return [{"site": s, "expansion": e} for s in spec["sites"] for e in spec["sae"]["expansions"]]
 
 
-# Every table a preregistered claim may name: (arm or "all", table name, path).
-CLAIM_TABLES = (
-    [
-        {"arm": arm, "table": table, "path": str(path)}
-        for arm in ARMS
-        for table, path in (
-            ("ev", audit_file(arm, "ev")),
-            ("decoder_cosine", audit_file(arm, "decoder_cosine")),
-            ("firing", audit_file(arm, "firing")),
-            ("haar_rotations", haar_file(arm, "rotations")),
-        )
-    ]
-    + [{"arm": arm, "table": "drift", "path": str(drift_file(arm))} for arm in DRIFT_ARMS]
-    + [{"arm": "all", "table": "haar_power", "path": str(haar_file("all", "power"))}]
-    + [{"arm": "all", "table": "decoy", "path": str(decoy_table_file())}]
+def arm_table_file(arm, table):
+    """A per-arm results table by the name claims and the ledger give it."""
+    return {
+        "ev": audit_file(arm, "ev"),
+        "decoder_cosine": audit_file(arm, "decoder_cosine"),
+        "decoder_cosine_shared_init": audit_file(arm, "decoder_cosine_shared_init"),
+        "firing": audit_file(arm, "firing"),
+        "haar_rotations": haar_file(arm, "rotations"),
+        "haar_pooled": haar_file(arm, "pooled_paper_test"),
+    }[table]
+
+
+def results_tables(per_arm, arm_free):
+    """(arm or "all", table name, path) of the tables ``per_arm`` of every arm, each drift
+    arm's drift table, and the arm-free tables ``arm_free`` (name -> path)."""
+    return (
+        [{"arm": arm, "table": t, "path": str(arm_table_file(arm, t))} for arm in ARMS for t in per_arm]
+        + [{"arm": arm, "table": "drift", "path": str(drift_file(arm))} for arm in DRIFT_ARMS]
+        + [{"arm": "all", "table": t, "path": str(path)} for t, path in arm_free.items()]
+    )
+
+
+# Every table a preregistered claim may name.
+CLAIM_TABLES = results_tables(
+    ["ev", "decoder_cosine", "firing", "haar_rotations"],
+    {"haar_power": haar_file("all", "power"), "decoy": decoy_table_file()},
 )
 STEERING_CLAIM_TABLES = [
     {"arm": arm, "table": f"steering_{t}", "path": str(steering_file(arm, "tables", t))}
@@ -406,23 +417,11 @@ STEERING_CLAIM_TABLES = [
 ]
 
 
-# Every table the claims ledger reads: (arm or "all", table name, path), only what this run makes.
-LEDGER_TABLES = (
-    [
-        {"arm": arm, "table": table, "path": str(path)}
-        for arm in ARMS
-        for table, path in (
-            ("ev", audit_file(arm, "ev")),
-            ("decoder_cosine_shared_init", audit_file(arm, "decoder_cosine_shared_init")),
-            ("firing", audit_file(arm, "firing")),
-            ("haar_rotations", haar_file(arm, "rotations")),
-            ("haar_pooled", haar_file(arm, "pooled_paper_test")),
-        )
-    ]
-    + [{"arm": arm, "table": "drift", "path": str(drift_file(arm))} for arm in DRIFT_ARMS]
-    + [{"arm": "all", "table": "haar_power", "path": str(haar_file("all", "power"))}]
-    + [t for t in STEERING_CLAIM_TABLES if t["table"] in ("steering_transfer", "steering_dose")]
-)
+# Every table the claims ledger reads, only what this run makes.
+LEDGER_TABLES = results_tables(
+    ["ev", "decoder_cosine_shared_init", "firing", "haar_rotations", "haar_pooled"],
+    {"haar_power": haar_file("all", "power")},
+) + [t for t in STEERING_CLAIM_TABLES if t["table"] in ("steering_transfer", "steering_dose")]
 # what the ledger says of this run's scale
 LEDGER_SCALE = (
     f"toy {CFG.train.steps} steps x {CFG.train.batch_size}, cohorts "
