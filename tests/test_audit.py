@@ -263,3 +263,13 @@ def test_claim_units_skip_an_arm_without_selected_rows_and_must_be_distinct(tmp_
     pd.DataFrame(toy + toy[:1]).to_csv(tmp_path / "toy.tsv", sep="\t", index=False)
     with pytest.raises(ValueError, match="not distinct"):
         claim_units(spec | {"where": {"cohort": "A"}}, tables, {})
+
+
+def test_the_studys_firing_mean_counts_a_dead_feature_as_zero(rng):
+    a = np.maximum(rng.normal(size=(500, 4)), 0)
+    b = a.copy()
+    b[:, 3] = 0.0
+    out = universality.firing_correlation(a, b)
+    assert out["mean_r"] == pytest.approx(1.0) and out["mean_r_all"] == pytest.approx(0.75)
+    assert out["frac_above_all"] == pytest.approx(0.75)
+    assert "hungarian_mean" not in universality.decoder_cosine(a.T, b.T, hungarian=False)

@@ -110,3 +110,38 @@ def test_command_line(tmp_path, model):
     save_file({"x": torch.zeros(3)}, str(tmp_path / "bad.safetensors"))
     proc = subprocess.run([*cli, str(tmp_path / "bad.safetensors")], capture_output=True, text=True)
     assert proc.returncode == 2 and "is not a toy model" in proc.stderr
+
+
+def test_clean_point_attribution_patching_of_the_kl_is_zero(model, batches):
+    """KL(clean || .) is minimal at the clean run, so its gradient there, and the study's
+    clean-point prediction for it, is zero; the loss's is not."""
+    means = causal.mean_outputs(model, batches[0])
+    predicted = causal.predicted_effects(model, means, batches[1], steps=2)
+    kl_clean = np.array([p["C_ap_clean"] for p in predicted.values()])
+    loss_clean = np.array([p["Pr_ap_clean"] for p in predicted.values()])
+    kl_ablated = np.array([p["C_ap"] for p in predicted.values()])
+    # float32 softmax: the gradient q - p at q = p is rounding, ~1e-7 of the ablated point's
+    assert np.abs(kl_clean).max() < 1e-6 * np.abs(kl_ablated).max()
+    assert np.abs(loss_clean).max() > 1e-3 * np.abs(kl_ablated).max()
+    only_loss = causal.predicted_effects(model, means, batches[1], steps=2, which=("Pr",))
+    assert set(next(iter(only_loss.values()))) == {"Pr_ig", "Pr_ap", "Pr_ap_clean"}
+    with pytest.raises(ValueError, match="unknown metric"):
+        causal.predicted_effects(model, means, batches[1], which=("KL",))
+
+
+def test_the_studys_ablation_value_is_one_global_mean(model, batches):
+    mean_batch = batches[0]
+    means = causal.mean_outputs(model, mean_batch, "global")
+    record = {}
+    tokens = torch.from_numpy(mean_batch.tokens)
+    with torch.no_grad():
+        causal.forward(model, tokens, record=record)
+    mask = torch.from_numpy(mean_batch.mask)
+    for name, m in means.items():
+        assert m.shape == (tokens.shape[1], model.cfg.d_model)
+        assert torch.equal(m[0], m[-1])  # the same vector at every position
+        torch.testing.assert_close(m[0], record[name][mask].mean(0), rtol=1e-5, atol=1e-6)
+    per_position = causal.mean_outputs(model, mean_batch)
+    assert not torch.allclose(per_position["L0.H0"][0], per_position["L0.H0"][5])
+    with pytest.raises(ValueError, match="mean kind"):
+        causal.mean_outputs(model, mean_batch, "median")

@@ -148,7 +148,8 @@ def test_paper_neox_arm_is_the_nine_pythia_seeds(repo):
     assert cfg.neox.source == "hub" and cfg.neox.hub_org == "EleutherAI" and cfg.neox.revision == "step143000"
     assert cfg.neox.models == [f"pythia-70m-seed{i}" for i in range(1, 10)]
     assert len(cfg.neox_pairs) == 8 and cfg.neox.corpus.source == "pile-10k" and cfg.neox.corpus.seq_len == 256
-    assert cfg.audit.neox.sites[-1] == "resid_post_5" and len(cfg.audit.neox.sites) == 7
+    # the seven residual sites (the last before the final norm), then the study's last site after it
+    assert cfg.audit.neox.sites[-2:] == ["resid_post_5", "resid_final"] and len(cfg.audit.neox.sites) == 8
     assert cfg.audit.neox.drift.early == "step3000"
 
 

@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from polyrot import ledger, prereg, verdicts
+from polyrot import haar, ledger, prereg, verdicts
+from polyrot.steering import tables as steering_tables
 
 NUMBER = re.compile(r"(?<![\d.])[-+]?\d+(?:\.\d+)?(?:e[-+]?\d+)?")
 
@@ -20,31 +21,34 @@ def registered(repo):
 
 
 # ---------------------------------------------------------------- the paper's values
+def _stated_numbers(text: str) -> list[float]:
+    text = re.sub(r"(\d),(\d{3})", r"\1\2", text).replace("--", " to ")  # 28,672; 0.976--0.990
+    text = re.sub(r"\s*x\s*10\^(-?\d+)", r"e\1", text)  # 1.67 x 10^-4
+    numbers = [float(x) for x in NUMBER.findall(text)]
+    numbers += [float(x) / 100 for x in re.findall(r"(\d+(?:\.\d+)?)%", text)]  # "98%" is 0.98
+    return numbers
+
+
 def test_every_paper_value_parses_and_says_what_its_statement_says():
     values = ledger.load_paper_values()
-    assert len(values) == 44 and len({v.id for v in values}) == 44
+    assert len(values) == 69 and len({v.id for v in values}) == 69
+    words = {0.0: ("negative", "zero"), 0.75: ("3 of 4", "three of four")}
     for v in values:
-        stated = [float(x) for x in NUMBER.findall(v.stated)]
-        # a percentage in the statement is the value's fraction ("98%" is 0.98)
-        stated += [float(x) / 100 for x in re.findall(r"(\d+(?:\.\d+)?)%", v.stated)]
-        numbers = list(v.value.values()) if v.kind == "per_unit" else v.value if v.kind == "range" else [v.value]
-        for number in numbers:
-            if v.id == "toy_A_naive_ev_negative":  # "negative": the bound 0 is words, not digits
-                assert number == 0.0 and "negative" in v.stated
-                continue
+        stated = _stated_numbers(v.stated)
+        for number in v.numbers():
+            if number in words and any(w in v.stated for w in words[number]):
+                continue  # a sign or a count said in words
             assert any(math.isclose(number, s, rel_tol=1e-9, abs_tol=1e-12) for s in stated), (v.id, number, v.stated)
+        assert re.search(r"main\.tex L\d+", v.where), (v.id, v.where)
 
 
-def test_every_paper_value_has_a_registered_tolerance_and_a_source(registered):
+def test_every_paper_value_has_a_registered_band_and_a_source(registered):
     ids = [v.id for v in ledger.load_paper_values()]
-    tolerances = registered["ledger"]["tolerances"]
-    assert sorted(tolerances) == sorted(ids)
-    assert sorted(ledger.SOURCES) == sorted(ids)
-    # a row judged by a claim names a registered claim; a row without a source is registered as not computed
-    for ident, tol in tolerances.items():
-        if "claim" in tol:
-            assert tol["claim"] in registered["claims"]
-        assert (ledger.SOURCES[ident] is None) == ("not_computed" in tol)
+    bands = registered["ledger"]["bands"]
+    assert sorted(bands) == sorted(ids) and sorted(ledger.SOURCES) == sorted(ids)
+    assert registered["ledger"]["z"] == 2.0
+    for ident, spec in bands.items():
+        assert spec.get("spread", "siblings") in ledger.SPREADS and spec.get("scale", "linear") in ledger.SCALES, ident
 
 
 @pytest.mark.parametrize(
@@ -54,6 +58,7 @@ def test_every_paper_value_has_a_registered_tolerance_and_a_source(registered):
         ({"kind": "between", "value": 1.0}, "kind"),
         ({"kind": "point", "value": [1.0]}, "one number"),
         ({"kind": "per_unit", "value": {}}, "mapping"),
+        ({"kind": "point", "value": 1.0, "resolution": {"digits": 2}}, "resolution"),
     ],
 )
 def test_a_malformed_paper_value_is_refused(tmp_path, entry, error):
@@ -65,21 +70,64 @@ def test_a_malformed_paper_value_is_refused(tmp_path, entry, error):
 
 
 # ---------------------------------------------------------------- bands
+def _pv(kind, value, resolution=0.0, **kw):
+    return ledger.PaperValue("x", "q", "s", kind, value, "u", "w", resolution, **kw)
+
+
 @pytest.mark.parametrize(
-    "kind, value, tol, expected",
+    "pv, spec, spread, haar_, expected",
     [
-        ("point", 0.89, {"abs": 0.05}, (0.84, 0.94)),
-        ("range", [0.94, 0.98], {"abs": 0.02}, (0.92, 1.0)),
-        ("range", [-1.53, -0.58], {"rel": 0.25}, (-1.9125, -0.435)),
-        ("point", 1.74e-4, {"factor": 3.0}, (5.8e-5, 5.22e-4)),
-        ("at_least", 0.98, {"abs": 0.05}, (0.93, math.inf)),
-        ("at_most", 0.0, {"abs": 0.0}, (-math.inf, 0.0)),
-        ("point", 1.0, {"band": [0.05, 1.0]}, (0.05, 1.0)),
+        # the rounding of 0.89 (0.005) and 2 x 0.01 of spread
+        (_pv("point", 0.89, 0.01), {}, 0.01, None, (0.865, 0.915)),
+        # a range widened on both ends; no spread: rounding only
+        (_pv("range", [0.94, 0.98], 0.01), {}, None, None, (0.935, 0.985)),
+        # "negative": a sign, never widened
+        (_pv("at_most", 0.0, 0), {"spread": "none"}, 0.0, None, (-math.inf, 0.0)),
+        # at least 0.98: the lower bound only
+        (_pv("at_least", 0.98, 0.01), {}, 0.02, None, (0.935, math.inf)),
+        # a log-scale band: 1.74e-4 (3 significant digits: 5e-7) times exp(+- 2 x 0.5)
+        (
+            _pv("point", 1.74e-4, {"significant": 3}),
+            {"scale": "log"},
+            0.5,
+            None,
+            (1.735e-4 / math.e, 1.745e-4 * math.e),
+        ),
+        # "roughly 4x": nearer 4 than 2 or 8 on a log scale
+        (_pv("point", 4.0, {"factor": 2.0}), {"scale": "log"}, None, None, (2 * math.sqrt(2), 4 * math.sqrt(2))),
+        # Fisher's z over 10 components: tanh(atanh(0.6) +- 2 / sqrt(7))
+        (
+            _pv("point", 0.6, 0),
+            {"scale": "fisher", "spread": "fisher"},
+            1 / math.sqrt(7),
+            None,
+            (math.tanh(math.atanh(0.6) - 2 / math.sqrt(7)), math.tanh(math.atanh(0.6) + 2 / math.sqrt(7))),
+        ),
+        # a Haar claim also admits Haar's own range (32.00 +- 2 x 0.005): here apart from the paper's
+        (
+            _pv("point", 31.9, 0.1),
+            {"spread": "haar", "haar_claim": True},
+            0.005,
+            (32.0, 0.005),
+            [(31.84, 31.96), (31.99, 32.01)],
+        ),
+        # and where they meet, one interval
+        (_pv("point", 31.99, 0.01), {"spread": "haar", "haar_claim": True}, 0.005, (32.0, 0.005), (31.975, 32.01)),
+        (_pv("point", 1.0, 0.001), {"band": [0.05, 1.0]}, 0.3, None, (0.05, 1.0)),
     ],
 )
-def test_band_widens_the_statement_by_the_tolerance(kind, value, tol, expected):
-    lo, hi = ledger.band(kind, value, tol)
-    assert lo == pytest.approx(expected[0], abs=1e-12) and hi == pytest.approx(expected[1], abs=1e-12)
+def test_a_band_widens_the_statement_by_rounding_and_spread(pv, spec, spread, haar_, expected):
+    band = ledger.band_of(pv, spec, spread, haar_, 2.0)
+    expected = [expected] if isinstance(expected[0], float) else expected
+    assert len(band) == len(expected)
+    for (lo, hi), (e_lo, e_hi) in zip(band, expected, strict=True):
+        assert lo == pytest.approx(e_lo, rel=1e-9, abs=1e-12) and hi == pytest.approx(e_hi, rel=1e-9)
+
+
+def test_rounding_follows_the_stated_digits():
+    assert ledger.rounding(_pv("point", 0.976, 0.001), 0.976) == pytest.approx((0.0005, 0.0005))
+    assert ledger.rounding(_pv("point", 1.67e-4, {"significant": 3}), 1.67e-4) == pytest.approx((5e-7, 5e-7))
+    assert ledger.rounding(_pv("point", 1.0, {"factor": 4.0}), 1.0) == pytest.approx((0.5, 1.0))
 
 
 # ---------------------------------------------------------------- rows on planted tables
@@ -88,51 +136,65 @@ def _write(path, rows):
     return str(path)
 
 
-def _bar(path, units, decoy_units=()):
-    path.write_text(json.dumps({"units": list(units), "decoy": {"units": list(decoy_units)}}))
+def _bar(path, units, decoy_units=(), of="A0"):
+    path.write_text(json.dumps({"units": list(units), "decoy": {"of": of, "units": list(decoy_units)}}))
     return str(path)
 
 
 SITES = ["resid_pre_0", "resid_mid_0", "resid_post_1"]
 
 
-@pytest.fixture
-def ctx(tmp_path):
-    """A run whose toy cohort A rotated EVs (paper's convention) are planted, with a
-    permuted null, Bar B units and no GPT-NeoX arm."""
-    ev = [
+def _ev_rows(values):
+    return [
         {
             "cohort": "A",
             "anchor": "A0",
             "other": other,
             "site": site,
-            "expansion": 8,
+            "expansion": expansion,
+            "naive_ev_scalar": value - 1.5,
             "rotated_insample_ev_scalar": value,
-            "rotated_ev_centred": value - 0.01,
+            "self_insample_ev_scalar": value + 0.01,
             "null_permuted_ev_scalar": 0.1,
+            "gaussian_ev_scalar": 0.95,
         }
-        for other, site, value in [
-            ("A1", "resid_pre_0", 0.2),  # the embedding site: not internal, never read
-            ("A1", "resid_mid_0", 0.980),
-            ("A2", "resid_mid_0", 0.985),
-            ("A1", "resid_post_1", 0.990),
-            ("A2", "resid_post_1", 0.975),
-        ]
+        for other, site, expansion, value in values
     ]
+
+
+@pytest.fixture
+def ctx(tmp_path):
+    """A run whose toy cohort A EVs (the study-recipe SAEs' table) and Bar B units are
+    planted, with no GPT-NeoX arm."""
+    ev = _ev_rows(
+        [
+            ("A1", "resid_pre_0", 8, 0.2),  # the embedding site: not internal, never read
+            ("A1", "resid_mid_0", 8, 0.980),
+            ("A2", "resid_mid_0", 8, 0.984),
+            ("A1", "resid_post_1", 8, 0.988),
+            ("A2", "resid_post_1", 8, 0.986),
+            ("A1", "resid_mid_0", 32, -6.0 + 1.5),  # naive -6.0
+            ("A2", "resid_mid_0", 32, -7.0 + 1.5),  # naive -7.0
+        ]
+    )
+    ours = [{**r, "rotated_ev_centred": r["rotated_insample_ev_scalar"] - 0.01} for r in ev]
     bars = {
         "B": _bar(
             tmp_path / "B.json",
             [
-                {"kind": "within", "model": "A0", "value": 2e-4, "ci95": [1e-4, 3e-4], "per_head": {}},
-                {"kind": "within", "model": "A1", "value": 3e-4, "ci95": [2e-4, 4e-4], "per_head": {}},
-                {"kind": "cross", "model": "A1", "value": 6e-5, "ci95": [5e-5, 7e-5]},
-                {"kind": "cross", "model": "A2", "value": 1e-2, "ci95": [9e-3, 1.1e-2]},
+                {"unit": "within:A0", "kind": "within", "model": "A0", "value": 2e-4, "ci95": [1e-4, 3e-4]},
+                {"unit": "within:A1", "kind": "within", "model": "A1", "value": 3e-4, "ci95": [2e-4, 4e-4]},
+                {"unit": "cross:A1|A0", "kind": "cross", "model": "A1", "value": 6e-5, "ci95": [5e-5, 7e-5]},
+                {"unit": "cross:A2|A0", "kind": "cross", "model": "A2", "value": 1e-2, "ci95": [9e-3, 1.1e-2]},
             ],
-            [{"kind": "within", "model": "A0-decoy", "value": 0.2}],
+            [{"unit": "within:A0-decoy", "kind": "within", "model": "A0-decoy", "value": 0.2, "ci95": [0.19, 0.21]}],
         )
     }
     return ledger.RunContext(
-        tables={("toy", "ev"): _write(tmp_path / "ev.tsv", ev)},
+        tables={
+            ("toy", "ev_study_recipe"): _write(tmp_path / "ev_study.tsv", ev),
+            ("toy", "ev"): _write(tmp_path / "ev.tsv", ours),
+        },
         bars=bars,
         sites={"toy": SITES},
         cohorts={"A": ("A0", ["A0", "A1", "A2"])},
@@ -149,98 +211,200 @@ def _value(ident):
     return next(v for v in ledger.load_paper_values() if v.id == ident)
 
 
-def test_a_row_inside_its_band_reproduces_in_the_papers_convention(ctx):
-    row = ledger.judge_row(_value("toy_A_rotated_ev"), {"abs": 0.02}, ctx, {})
-    assert row["verdict"] == ledger.REPRODUCED and row["n_units"] == 4  # internal sites only
-    assert row["ours"] == "0.975 … 0.99" and row["ours_preferred"] == "0.965 … 0.98"
-    assert row["band"] == "[0.956, 1.01]" and "permuted-rows null EV 0.1" in row["control"]
-    # margin: in the spread of each unit's siblings (the other seed at the same site); the
-    # nearest to an edge is 0.975 at resid_post_1, 0.019 from 0.956, its siblings 0.990, 0.975
-    spread = pd.Series([0.990, 0.975]).std()
-    assert float(row["margin"]) == pytest.approx(0.019 / spread, rel=1e-3)
-    assert row["fragile"] is False  # 1.79 spreads: no unit within one
+def _row(ident, ctx, spec=None):
+    return ledger.judge_row(_value(ident), spec or {}, ctx)
 
 
-def test_a_row_outside_its_band_differs_and_says_which_unit(ctx):
-    row = ledger.judge_row(_value("toy_A_rotated_ev"), {"abs": 0.0}, ctx, {})
-    assert row["verdict"] == ledger.DIFFERS and row["band"] == "[0.976, 0.99]"
-    assert row["reason"] == "1 of 4 unit(s) outside the band; furthest A:A2:resid_post_1:8 = 0.975"
+def test_per_site_means_over_the_other_seeds_in_the_papers_convention(ctx):
+    row = _row("toy_A_rotated_ev", ctx)
+    # internal sites only, one unit per site: the mean over A1 and A2
+    assert row["n_units"] == 2 and row["ours"] == "resid_mid_0: mean of 2 0.982, resid_post_1: mean of 2 0.987"
+    assert row["ours_preferred"] == "0.972 … 0.977" and "permuted-rows null EV 0.1" in row["control"]
+    # each site's band: [0.9755, 0.9905] widened by 2 sd / sqrt(2) of its two seeds
+    sd_mid = pd.Series([0.980, 0.984]).std()
+    assert row["band"].startswith(f"resid_mid_0: mean of 2 [{0.9755 - 2 * sd_mid / math.sqrt(2):.4g}, ")
+    assert row["verdict"] == ledger.REPRODUCED
+    assert row["comparison"] == "above naive in 2 of 2 units: holds"
+    assert "Aggregation: one unit per site: the mean over its rows" in row["convention"]
+    assert "sites internal: resid_mid_0, resid_post_1" in row["convention"] and "main.tex L303" in row["where"]
+
+
+def test_a_rows_aggregation_is_its_statements_mean_not_its_minimum(ctx):
+    # "cross-seed mean EV goes as low as -6.56": the mean over the other seeds (-6.5), not the lowest (-7.0)
+    row = _row("toy_A_naive_ev_resid_mid_0_x32", ctx)
+    assert row["ours"] == "mean of 2 -6.5" and row["verdict"] == ledger.REPRODUCED
+    sd = pd.Series([-6.0, -7.0]).std()
+    assert row["band"] == f"[{-6.565 - 2 * sd / math.sqrt(2):.4g}, {-6.555 + 2 * sd / math.sqrt(2):.4g}]"
+    as_min = ledger.table_units(
+        dataclasses.replace(ledger.SOURCES["toy_A_naive_ev_resid_mid_0_x32"], agg="min"),
+        ctx,
+        {},
+        _value("toy_A_naive_ev_resid_mid_0_x32"),
+    )
+    assert as_min.values == [-7.0]
+
+
+def test_a_derived_statistic_and_a_sign_that_is_not_widened(ctx):
+    row = _row("toy_A_within_0025", ctx)  # self_insample - rotated_insample = 0.01 at every site
+    assert row["ours"] == "resid_mid_0: mean of 2 0.01, resid_post_1: mean of 2 0.01"
+    assert row["verdict"] == ledger.REPRODUCED
+    row = _row("toy_A_naive_ev_negative", ctx, {"spread": "none"})
+    assert row["band"] == "<= 0" and row["verdict"] == ledger.REPRODUCED
 
 
 def test_a_number_this_run_does_not_compute_says_so(ctx):
-    row = ledger.judge_row(_value("toy_A_naive_ev_resid_mid_0_x32"), {"rel": 0.25}, ctx, {})
+    row = _row("toy_A_decoder_cosine_mean", ctx)
     assert row["verdict"] == ledger.NOT_AT_SCALE and row["ours"] == ""
-    row = ledger.judge_row(_value("pythia_rotated_ev"), {"abs": 0.02}, ctx, {})
+    row = _row("pythia_rotated_ev", ctx)
     assert row["verdict"] == ledger.NOT_AT_SCALE and "GPT-NeoX arm is not configured" in row["reason"]
-    row = ledger.judge_row(_value("pythia_per_matrix_ks"), {"not_computed": "replaced by X"}, ctx, {})
-    assert row["verdict"] == ledger.NOT_COMPUTED and row["reason"] == "replaced by X"
+
+
+def test_a_missing_column_is_an_error_not_an_empty_row(ctx):
+    with pytest.raises(KeyError, match="selects on column 'vector'"):
+        ledger.select(pd.DataFrame({"a": [1]}), {"vector": "depth"})
 
 
 def test_pythia_numbers_are_not_judged_on_a_stand_in(ctx, tmp_path):
     ev = [
-        {"cohort": "neox", "other": "s2", "site": s, "expansion": 8, "rotated_insample_ev_scalar": 0.9} for s in SITES
+        {
+            "cohort": "neox",
+            "other": o,
+            "site": s,
+            "expansion": 8,
+            "rotated_insample_ev_scalar": 0.9,
+            "naive_ev_scalar": -1.0,
+            "null_permuted_ev_scalar": 0.0,
+        }
+        for s in SITES
+        for o in ("s2", "s3")
     ]
     path = _write(tmp_path / "neox_ev.tsv", ev)
     for pythia, verdict in ((False, ledger.NOT_OFFLINE), (True, ledger.REPRODUCED)):
-        c = _with_table(ctx, ("neox", "ev"), path, sites={**ctx.sites, "neox": SITES}, neox_is_pythia=pythia)
-        row = ledger.judge_row(_value("pythia_rotated_ev"), {"abs": 0.02}, c, {})
-        assert row["verdict"] == verdict and row["ours"] == "0.9 … 0.9"
-    c = _with_table(ctx, ("neox", "ev"), path, sites={**ctx.sites, "neox": SITES}, neox_is_pythia=False)
-    assert (
-        "its verdict would be: reproduced"
-        in ledger.judge_row(_value("pythia_rotated_ev"), {"abs": 0.1}, c, {})["reason"]
-    )
+        c = _with_table(
+            ctx, ("neox", "ev_study_recipe"), path, sites={**ctx.sites, "neox": SITES}, neox_is_pythia=pythia
+        )
+        row = _row("pythia_rotated_ev", c)
+        assert row["verdict"] == verdict and row["n_units"] == 3  # the paper's sites, embedding included
+    c = _with_table(ctx, ("neox", "ev_study_recipe"), path, sites={**ctx.sites, "neox": SITES}, neox_is_pythia=False)
+    assert "its verdict would be: reproduced" in _row("pythia_rotated_ev", c)["reason"]
 
 
-def test_bar_rows_per_unit_and_with_an_interval(ctx):
-    row = ledger.judge_row(_value("bar_B_seed0"), {"factor": 3.0}, ctx, {})
-    # 2e-4 within a factor 3 of 1.74e-4; its 95% interval [1e-4, 3e-4] does not reach the band's edges
+def test_bar_rows_per_unit_with_their_interval(ctx):
+    row = _row("bar_B_seed0", ctx, {"scale": "log", "spread": "interval"})
+    # 2e-4 against 1.74e-4: the band is its rounding times exp(+- 2 x the log-interval's sd)
+    s = (math.log(3e-4) - math.log(1e-4)) / (2 * 1.959963984540054)
+    assert row["band"] == f"[{1.735e-4 * math.exp(-2 * s):.4g}, {1.745e-4 * math.exp(2 * s):.4g}]"
     assert row["verdict"] == ledger.REPRODUCED and row["ours_interval"] == "[0.0001, 0.0003]"
-    assert row["control"] == "decoy 0.2" and row["fragile"] is False
-    row = ledger.judge_row(_value("bar_B_cross_A"), {"factor": 3.0}, ctx, {})
-    # A1 6e-5 is within a factor 3 of 5.28e-5, A2 1e-2 is not within 3 of 1.90e-4; A3, A4 do not exist here
+    assert row["control"] == "the decoy 0.2"
+    row = _row("bar_B_cross_A", ctx, {"scale": "log", "spread": "interval"})
     assert row["verdict"] == ledger.DIFFERS and row["ours"] == "A1 6e-05, A2 0.01"
     assert "furthest A2 = 0.01" in row["reason"] and row["reason"].endswith("not computed at this scale: A3, A4")
+    row = _row("bar_B_cross_A_pass_fraction", ctx, {"spread": "binomial"})
+    # 1 of 2 below 1e-4 against the paper's 3 of 4: 0.5 within 0.75 +- 2 sqrt(0.75 x 0.25 / 2)
+    assert row["ours"] == "1 of 2 below 0.0001 0.5" and row["verdict"] == ledger.REPRODUCED
+    assert _row("decoy_bar_B", ctx, {"scale": "log", "spread": "interval"})["ours"] == "A0-decoy 0.2"
 
 
-def test_a_row_judged_by_a_claim_applies_the_claims_column_and_threshold(tmp_path, ctx):
-    transfer = [
-        {
-            "cohort": "A",
-            "other": o,
-            "vector": "depth",
-            "alpha": a,
-            "ratio_unrotated_acc": r,
-            "dev_unrotated_acc": abs(r - 1),
-            "random_acc": 0.0,
-        }
-        for o, a, r in [("A1", 2.0, 1.1), ("A2", 2.0, 0.8), ("A1", 1.0, 5.0)]
-    ]
-    c = _with_table(ctx, ("toy", "steering_transfer"), _write(tmp_path / "transfer.tsv", transfer))
-    claim = {"column": "dev_unrotated_acc", "comparison": "<", "threshold": 0.25}
-    row = ledger.judge_row(_value("steering_toy_depth_ratio"), {"claim": "depth"}, c, {"depth": claim})
-    assert row["ours"] == "A:A1:depth:2.0 1.1, A:A2:depth:2.0 0.8"  # alpha 2 only, ratios shown
-    assert row["verdict"] == ledger.REPRODUCED and row["judge"] == "claim depth: dev_unrotated_acc < 0.25"
-    row = ledger.judge_row(
-        _value("steering_toy_depth_ratio"), {"claim": "depth"}, c, {"depth": {**claim, "threshold": 0.15}}
+def test_a_row_that_holds_by_construction_is_labelled_and_not_counted(ctx, tmp_path):
+    units = [{"unit": "within:A0", "kind": "within", "model": "A0", "value": 1.0, "study_convention": {"r_ig": 0.9995}}]
+    c = dataclasses.replace(ctx, bars={**ctx.bars, "C": _bar(tmp_path / "C.json", units)})
+    row = _row("bar_C_seed0", c, {"scale": "fisher", "spread": "fisher", "by_construction": "IG completeness"})
+    assert row["verdict"] == ledger.BY_CONSTRUCTION and row["ours"] == "A0 0.9995"
+    assert row["reason"].startswith("holds by construction (IG completeness); against the band it is reproduced")
+
+
+def test_an_undefined_ratio_is_reported_as_undefined(ctx, tmp_path):
+    effects = pd.DataFrame(
+        [
+            {
+                "cohort": "A",
+                "anchor": "A0",
+                "setup": "study",
+                "vector": "closers",
+                "model": m,
+                "condition": c,
+                "alpha": a,
+                "accuracy_drop": drop,
+                "accuracy_drop_study_target": drop,
+                "kl": 0.1,
+            }
+            for a, within, cross in [(0.5, 0.0, 0.183), (1.0, 0.0, 0.4)]
+            for m, c, drop in [("A0", "within", within), ("A1", "unrotated", cross), ("A2", "unrotated", cross + 0.01)]
+        ]
     )
-    assert row["verdict"] == ledger.DIFFERS
+    ratios = steering_tables.study_ratios(effects)
+    at_one = ratios[(ratios["alpha"] == 1.0) & (ratios["target"] == "study")].iloc[0]
+    assert at_one["undefined"] and math.isnan(at_one["ratio_unrotated"])
+    c = _with_table(ctx, ("toy", "steering_study_ratios"), _write(tmp_path / "r.tsv", ratios.to_dict("records")))
+    row = _row("steering_toy_closers_ratio", c, {"scale": "log", "spread": "column"})
+    assert row["ours"] == f"A:closers:1.0 {ledger.UNDEFINED}" and row["verdict"] == ledger.DIFFERS
+    assert ledger.UNDEFINED in row["reason"]
+    row = _row("steering_toy_closers_cross_half", c, {"spread": "column"})
+    assert row["ours"] == "A:closers:0.5 0.188" and row["verdict"] == ledger.REPRODUCED
+    assert _row("steering_toy_closers_within_half", c, {"spread": "none"})["verdict"] == ledger.REPRODUCED
 
 
-def test_the_ledger_needs_a_tolerance_for_every_value(ctx):
-    values = ledger.load_paper_values()
-    with pytest.raises(KeyError, match="no registered tolerance"):
-        ledger.ledger(values, {}, ctx, {})
+def _haar_rows(d, n, seed):
+    rng = np.random.default_rng(seed)
+    f_mean, f_sd = haar.frobenius_null(d, 1, rng, 40)
+    p_mean, p_sd = haar.perm_null(d, 1, rng, 40)
+    rows = []
+    for i in range(n):
+        R = haar.sample_haar(d, rng, det=1)
+        rows.append(
+            {
+                "cohort": "neox",
+                "anchor": "s1",
+                "other": f"s{i + 2}",
+                "site": "resid_post_0",
+                "d": d,
+                "trace": float(np.trace(R)),
+                "frobenius": haar.frobenius(R),
+                "frobenius_haar_mean": f_mean,
+                "frobenius_haar_sd": f_sd,
+                "perm_distance": haar.perm_distance(R),
+                "perm_haar_mean": p_mean,
+                "perm_haar_sd": p_sd,
+            }
+        )
+    return rows
+
+
+def test_a_true_haar_rotation_lands_inside_the_frobenius_and_permutation_bands(ctx, tmp_path, registered):
+    """Eight Haar R at the paper's d: their mean |R - I|_F, |R - P_best|_F and mean cos lie
+    in the registered bands of the paper's Pythia numbers (the bands admit Haar's own range)."""
+    rows = _haar_rows(512, 8, 0)
+    c = _with_table(
+        ctx,
+        ("neox", "haar_rotations"),
+        _write(tmp_path / "h.tsv", rows),
+        sites={**ctx.sites, "neox": ["resid_pre_0", "resid_post_0"]},
+        neox_is_pythia=True,
+    )
+    bands = registered["ledger"]["bands"]
+    for ident in ("pythia_frobenius_mean", "pythia_perm_distance", "pythia_mean_cos"):
+        row = ledger.judge_row(_value(ident), bands[ident], c)
+        assert row["verdict"] == ledger.REPRODUCED, (ident, row["ours"], row["band"])
+    # a rotation far from Haar (near the identity) does not
+    near = [{**r, "frobenius": 5.0, "perm_distance": 5.0, "trace": 500.0} for r in rows]
+    c = _with_table(c, ("neox", "haar_rotations"), _write(tmp_path / "n.tsv", near))
+    for ident in ("pythia_frobenius_mean", "pythia_perm_distance", "pythia_mean_cos"):
+        assert ledger.judge_row(_value(ident), bands[ident], c)["verdict"] == ledger.DIFFERS
+
+
+def test_the_ledger_needs_a_band_for_every_value(ctx):
+    with pytest.raises(KeyError, match="no registered band"):
+        ledger.ledger(ledger.load_paper_values(), {}, ctx)
 
 
 def test_the_ledger_is_written_as_tsv_and_html(tmp_path, ctx, registered):
-    frame = ledger.ledger(ledger.load_paper_values(), registered["ledger"]["tolerances"], ctx, registered["claims"])
-    assert len(frame) == 44 and set(frame["verdict"]) <= set(ledger.VERDICTS)
+    frame = ledger.ledger(ledger.load_paper_values(), registered["ledger"]["bands"], ctx)
+    assert len(frame) == 69 and set(frame["verdict"]) <= set(ledger.VERDICTS)
     ledger.write(frame, tmp_path / "ledger.tsv", tmp_path / "ledger.html", "line one\nline two")
     back = pd.read_csv(tmp_path / "ledger.tsv", sep="\t", comment="#")
     assert back["id"].tolist() == frame["id"].tolist()
     html = (tmp_path / "ledger.html").read_text()
-    assert html.count("<tr class=") == 44 and 'id="ledger"' in html and "<p>line two</p>" in html
+    assert html.count("<tr class=") == 69 and 'id="ledger"' in html and "<p>line two</p>" in html
 
 
 # ---------------------------------------------------------------- fragility of verdicts
@@ -328,24 +492,3 @@ def test_a_passing_verdict_is_fragile_when_any_unit_is():
     assert units[0]["margin"] == pytest.approx(0.2 / pd.Series([-0.2, -0.22]).std())
     assert not units[0]["fragile"] and units[2]["fragile"]
     assert record["fragile"] and record["worst_margin"] == pytest.approx(0.5 / pd.Series([-0.5, -1.5]).std())
-
-
-def test_an_averaged_row_carries_the_spread_of_its_mean(tmp_path, ctx):
-    rows = [
-        {"cohort": "A", "other": o, "site": site, "expansion": 8, "frame": frame, "maxcos_mean": v}
-        for o, site, v in [
-            ("A1", "resid_mid_0", 0.90),
-            ("A2", "resid_mid_0", 0.92),
-            ("A1", "resid_post_1", 0.86),
-            ("A2", "resid_post_1", 0.90),
-        ]
-        for frame in ("raw", "chance_span")
-    ]
-    c = _with_table(ctx, ("toy", "decoder_cosine_shared_init"), _write(tmp_path / "cos.tsv", rows))
-    row = ledger.judge_row(_value("toy_A_decoder_cosine_mean"), {"abs": 0.05}, c, {})
-    assert row["ours"] == "0.895" and row["verdict"] == ledger.REPRODUCED and row["n_units"] == 1
-    # the mean of 4 units, each with its site's sibling spread: sd(mean) = sqrt(sum s_i^2) / 4
-    s1, s2 = pd.Series([0.90, 0.92]).std(), pd.Series([0.86, 0.90]).std()
-    spread = np.sqrt(2 * s1**2 + 2 * s2**2) / 4
-    assert float(row["margin"]) == pytest.approx((0.94 - 0.895) / spread, rel=1e-3)
-    assert row["control"].startswith("random directions in the data span (chance_span) 0.86 … 0.92")

@@ -384,3 +384,11 @@ def test_neox_effect_is_the_mean_kl_over_every_token(model, tokens):
     largest = float(torch.log_softmax(torch.cat([clean, steered]), -1).abs().max())
     assert got["kl"] == pytest.approx(float(kl_between(clean, steered).mean()), abs=3 * 2**-24 * largest)
     assert got["kl"] > 1e-6 and got["n_target"] == tokens.size
+
+
+def test_the_final_site_is_the_final_norms_output(model, tokens):
+    caches = extract.extract(model, tokens, ["resid_post_1", "resid_final"], progress=False)
+    with torch.no_grad():
+        hidden = model(input_ids=torch.as_tensor(tokens), output_hidden_states=True).hidden_states
+    np.testing.assert_allclose(caches["resid_final"].acts, hidden[-1].reshape(-1, 16).numpy(), atol=1e-5)
+    assert extract.hidden_state_index("resid_final") == -1

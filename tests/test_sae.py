@@ -243,3 +243,55 @@ def test_cli_trains_one_sae_per_cache_and_reads_the_heldout_split(tmp_path, caps
     assert all(0 <= float(r[header.index("l0")]) <= 32 for r in rows)
     with pytest.raises(SystemExit):
         main([str(tmp_path / "missing.fit.npz")])
+
+
+def test_the_study_recipe_initialises_as_the_study_draws_it() -> None:
+    """Encoder N(0, 1/d) drawn first, then the decoder normalised per feature, from one
+    generator; both biases zero; the encoder is not the decoder's transpose."""
+    from polyrot.sae import init_study_sae
+
+    g = torch.Generator().manual_seed(0)
+    sae = init_study_sae(16, 64, g)
+    g = torch.Generator().manual_seed(0)
+    w_enc = torch.randn(64, 16, generator=g) / 4.0
+    assert torch.equal(sae.W_enc.detach(), w_enc.T)
+    assert torch.allclose(sae.W_dec.detach().norm(dim=1), torch.ones(64), atol=1e-6)
+    assert torch.equal(sae.b_pre.detach(), torch.zeros(16)) and torch.equal(sae.b_enc.detach(), torch.zeros(64))
+    assert not torch.allclose(sae.W_enc.detach(), sae.W_dec.detach().T)
+
+
+def test_the_study_recipe_samples_with_replacement_and_moves_the_scale_into_the_encoder(dictionary) -> None:
+    x, _ = dictionary
+    cfg = dataclasses.replace(SMALL_CFG, steps=50, recipe="study")
+    sae = train_sae(x[:2000], cfg, progress=False)
+    # every decoder row unit norm (up to the study's 1e-9), biases trained away from zero
+    assert torch.allclose(sae.W_dec.detach().norm(dim=1), torch.ones(sae.d_sae), atol=1e-6)
+    from polyrot.sae import _ReplacementStream
+
+    idx = _ReplacementStream(10, 8, torch.Generator().manual_seed(1)).take(800)
+    assert len(idx) == 800 and len(torch.unique(idx[:16])) < 16  # repeats within a step or two: with replacement
+    # one stack of both recipes trains each as it would alone
+    both = train_saes_stacked([x[:2000], x[:2000]], cfg, progress=False, recipes=["ours", "study"])
+    alone = train_saes_stacked([x[:2000]], dataclasses.replace(cfg, recipe="ours"), progress=False)[0]
+    for name in PARAMS:
+        assert torch.equal(getattr(both[1], name), getattr(sae, name))
+        assert torch.equal(getattr(both[0], name), getattr(alone, name))
+    with pytest.raises(ValueError, match="recipes"):
+        train_saes_stacked([x[:100]], cfg, progress=False, recipes=["theirs"])
+
+
+def test_moving_the_scale_into_the_encoder_keeps_the_reconstruction() -> None:
+    """The study's renormalisation: W_dec rows / n, the encoder's columns and bias times n."""
+    g = torch.Generator().manual_seed(3)
+    sae = SAE(8, 16)
+    with torch.no_grad():
+        for p in sae.parameters():
+            p.copy_(torch.randn(p.shape, generator=g))
+    x = torch.randn(32, 8, generator=g)
+    before, _ = sae(x)
+    with torch.no_grad():
+        n = sae.W_dec.norm(dim=1)
+        sae.W_dec.div_(n[:, None])
+        sae.W_enc.mul_(n[None, :])
+        sae.b_enc.mul_(n)
+    torch.testing.assert_close(sae(x)[0], before, rtol=1e-5, atol=1e-5)

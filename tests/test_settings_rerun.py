@@ -131,6 +131,7 @@ MUTATIONS: dict[str, Callable[[Raw, Path], None]] = {
         ("audit.neox.sites", ["resid_pre_0", "resid_post_1"]), ("steering.neox.site", "resid_post_1")
     ),
     "steering.alphas": setter(("steering.alphas", [1, 2, 4])),
+    "steering.toy.study_alphas": setter(("steering.toy.study_alphas", [0.5, 1, 4])),
     "steering.toy.site": setter(("steering.toy.site", "resid_post_1")),
     "steering.neox.site": setter(("steering.neox.site", "resid_post_1")),
     "steering.neox.contrasts": copied("steering.neox.contrasts", "contrasts_copy.yaml"),

@@ -242,3 +242,52 @@ def test_sweep_runs_every_condition_and_maps_through_r():
     )
     assert random["n_draws"] == 20 and all(t == "x" for _, _, t, _ in seen)
     np.testing.assert_allclose(np.linalg.norm(directions, axis=1), 1.0)
+
+
+def test_the_studys_target_for_closers_is_the_closer_positions(setup):
+    model, batch, _ = setup
+    from polyrot.steering import toy
+
+    assert (toy.study_target("closers")(batch) == (batch.mask & np.isin(batch.tokens, dyck.CLOSERS))).all()
+    assert (toy.study_target("depth")(batch) == toy.TOY_VECTORS["depth"].target(batch)).all()
+    vectors = toy.toy_vectors(model, batch, SITE)
+    effects = toy.ToyEffects(model, batch, SITE)(vectors["closers"], 2.0)
+    assert effects["n_study_target"] == int(toy.study_target("closers")(batch).sum()) != effects["n_target"]
+    depth = toy.ToyEffects(model, batch, SITE)(vectors["depth"], 2.0)
+    assert depth["accuracy_drop_study_target"] == depth["accuracy_drop"]
+
+
+def test_the_study_tables_aggregate_as_the_paper():
+    from polyrot.steering import tables
+
+    rows = []
+    for a, (w, c1, c2) in {0.5: (0.0, 0.1, 0.3), 1.0: (0.2, 0.4, 0.8), 2.0: (0.4, 0.8, 1.0)}.items():
+        for m, cond, v in (("A0", "within", w), ("A1", "unrotated", c1), ("A2", "unrotated", c2)):
+            rows.append(
+                {
+                    "cohort": "A",
+                    "anchor": "A0",
+                    "setup": "study",
+                    "vector": "sticky_invalid",
+                    "model": m,
+                    "condition": cond,
+                    "alpha": a,
+                    "accuracy_drop": v,
+                    "accuracy_drop_study_target": v,
+                    "kl": v,
+                }
+            )
+    effects = pd.DataFrame(rows)
+    r = tables.study_ratios(effects)
+    one = r[(r["alpha"] == 1.0) & (r["target"] == "ours")].iloc[0]
+    # the other seeds' mean drop (0.6) over the anchor's (0.2); the per-seed ratios 2 and 4
+    assert one["ratio_unrotated"] == pytest.approx(3.0) and not one["undefined"]
+    assert (one["ratio_unrotated_min"], one["ratio_unrotated_max"]) == pytest.approx((2.0, 4.0))
+    assert one["ratio_unrotated_log_se"] == pytest.approx(np.std(np.log([2.0, 4.0]), ddof=1) / np.sqrt(2))
+    half = r[(r["alpha"] == 0.5) & (r["target"] == "ours")].iloc[0]
+    assert half["undefined"] and np.isnan(half["ratio_unrotated"]) and half["unrotated_mean"] == pytest.approx(0.2)
+    d = tables.study_doses(effects)
+    d = d[d["target"] == "ours"].iloc[0]
+    # level 0.2: the anchor reaches it at 1; the mean cross curve (0.2, 0.6, 0.9) at 0.5
+    assert d["dose_within"] == pytest.approx(1.0) and d["dose_factor_unrotated"] == pytest.approx(0.5)
+    assert d["censored_unrotated_mean"] == "below"

@@ -154,9 +154,10 @@ def ev_row(
 ) -> dict[str, float]:
     """SAE-level and activation-level EV of one (pair, site, expansion).
 
-    Columns ``{quantity}_ev_{convention}``: ``self`` (SAE_a on held-out a), ``naive`` (SAE_a on
-    held-out b), ``rotated`` (on b mapped by the Procrustes R, held-out), ``rotated_insample`` (on
-    the fit split R was fitted on, as the paper evaluated it), the three nulls and ``gaussian``;
+    Columns ``{quantity}_ev_{convention}``: ``self`` (SAE_a on held-out a), ``self_insample``
+    (on the fit split, the batch the paper evaluated on), ``naive`` (SAE_a on held-out b),
+    ``rotated`` (on b mapped by the Procrustes R, held-out), ``rotated_insample`` (on the fit
+    split R was fitted on, as the paper evaluated it), the three nulls and ``gaussian``;
     ``act_*`` the mapped activations against a's without any SAE, ``act_bothcentred_*`` the same
     with both sides centred (the study's code), and the differences the claims judge.
 
@@ -172,6 +173,7 @@ def ev_row(
         if len(sequence) != len(held_a):
             raise ValueError(f"{len(sequence)} sequence ids for {len(held_a)} held-out rows")
     _ev(row, "self", held_a, reconstruct(sae_a, held_a), boot)
+    _ev(row, "self_insample", fit_a, reconstruct(sae_a, fit_a))
     _ev(row, "naive", held_b, reconstruct(sae_a, held_b), boot)
     R = rotations["procrustes"]
     mapped_fit = R.apply(fit_b)
@@ -223,12 +225,45 @@ def cosine_rows(
 
 
 def firing_rows(sae_a: torch.nn.Module, held_a: np.ndarray, held_b: np.ndarray, R: Rotation) -> list[dict[str, Any]]:
-    """SAE_a's codes on a against its codes on b (raw and rotated) for the same tokens."""
+    """SAE_a's codes on a against its codes on b for the same tokens: ``raw``; ``rotated`` (b
+    mapped by the fitted R, held-out); and ``rotated_insample_uncentred`` as the study's code
+    maps them (``experiments/cross_seed/exp1b_firing_overlap.py``): by an R fitted on these
+    very rows, ``x R`` without moving b's mean onto a's."""
     codes_a = encode(sae_a, held_a)
+    in_sample = fit_rotation(held_a, held_b).R
     return [
         {"frame": "raw", **firing_correlation(codes_a, encode(sae_a, held_b))},
         {"frame": "rotated", **firing_correlation(codes_a, encode(sae_a, R.apply(held_b)))},
+        {
+            "frame": "rotated_insample_uncentred",
+            **firing_correlation(codes_a, encode(sae_a, np.asarray(held_b, dtype=np.float64) @ in_sample)),
+        },
     ]
+
+
+FINAL_NORM_SITE = "resid_final"
+"""A GPT-NeoX model's final layer norm's output: no residual stream, but the study's last site."""
+
+
+def residual_sites(sites: list[str] | tuple[str, ...]) -> list[str]:
+    """The residual-stream sites of ``sites`` (all but ``resid_final``)."""
+    return [s for s in sites if s != FINAL_NORM_SITE]
+
+
+def internal_sites(sites: list[str] | tuple[str, ...]) -> list[str]:
+    """The sites "internal" claims cover: every residual site but the first, the embedding."""
+    return residual_sites(sites)[1:]
+
+
+def paper_sites(sites: list[str] | tuple[str, ...]) -> list[str]:
+    """The sites the paper states its numbers over. The study's code takes the last layer's
+    output of a GPT-NeoX model after the final norm, so where ``resid_final`` is audited it
+    stands for the deepest ``resid_post_<i>``; otherwise every site."""
+    if FINAL_NORM_SITE not in sites:
+        return list(sites)
+    posts = [s for s in sites if s.startswith("resid_post_")]
+    deepest = max(posts, key=lambda s: int(s.rsplit("_", 1)[1])) if posts else None
+    return [s for s in sites if s != deepest]
 
 
 def null_site_for(sites: list[str] | tuple[str, ...], site: str) -> str:

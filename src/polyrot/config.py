@@ -219,12 +219,14 @@ def _neox_problems(raw: dict[str, Any]) -> list[str]:
         )
     if neox["corpus"]["source"] == "file" and "path" not in neox["corpus"]:
         out.append("config key 'neox.corpus.path' is required when 'neox.corpus.source' is file")
-    bad_sites = [s for s in audit["sites"] if not re.fullmatch(r"resid_pre_0|resid_post_\d+", s)]
+    bad_sites = [s for s in audit["sites"] if not re.fullmatch(r"resid_pre_0|resid_post_\d+|resid_final", s)]
     if bad_sites:
         out.append(
-            f"config key 'audit.neox.sites' names unknown site(s) {bad_sites} "
-            "(GPT-NeoX sites: resid_pre_0, the embeddings, and resid_post_<i>, the output of layer i)"
+            f"config key 'audit.neox.sites' names unknown site(s) {bad_sites} (GPT-NeoX sites: resid_pre_0, the "
+            "embeddings, resid_post_<i>, the output of layer i, and resid_final, the final layer norm's output)"
         )
+    if "resid_final" in audit["sites"] and audit["sites"][-1] != "resid_final":
+        out.append("config key 'audit.neox.sites': resid_final (after the final norm) must be the last site")
     drift = audit.get("drift")
     if drift is not None:
         out += _drift_problems("neox", drift, neox["models"])

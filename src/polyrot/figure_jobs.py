@@ -37,8 +37,8 @@ def figure1(inputs, params, outputs) -> None:
     arms = params["arms"]
     figures.save(figures.figure1(_read_arms(inputs["ev"], arms)), outputs["png"], outputs["pdf"])
     cos = _read_arms(inputs["cosine"], arms)
-    shared = _read_arms(inputs["cosine_shared_init"], arms)
-    figures.save(figures.decoder_cosine_figure(cos, shared), outputs["cosine_png"], outputs["cosine_pdf"])
+    study = _read_arms(inputs["cosine_study_recipe"], arms)
+    figures.save(figures.decoder_cosine_figure(cos, study), outputs["cosine_png"], outputs["cosine_pdf"])
 
 
 def figure2(inputs, params, outputs) -> None:

@@ -148,11 +148,11 @@ COSINE_FRAMES = {
 }
 
 
-def decoder_cosine_figure(cos: pd.DataFrame, shared: pd.DataFrame | None = None) -> Figure:
+def decoder_cosine_figure(cos: pd.DataFrame, study: pd.DataFrame | None = None) -> Figure:
     """Decoder-cosine universality per site: fraction of features matched above 0.5 by
-    max-cosine (top row) and Hungarian matching (bottom row), in each frame; with ``shared``
-    (the same table for shared-init SAEs, as the study's code trained them) its raw and
-    span-projected rows in red beside ours."""
+    max-cosine (top row) and Hungarian matching (bottom row), in each frame; with ``study``
+    (the same table for SAEs trained with the study's recipe) its raw and span-projected
+    rows in red beside ours."""
     groups = list(cos.groupby(["arm", "cohort"], sort=True))
     fig, axes = plt.subplots(2, len(groups), figsize=(5.2 * len(groups), 7.6), squeeze=False, layout="constrained")
     frames = (
@@ -169,11 +169,11 @@ def decoder_cosine_figure(cos: pd.DataFrame, shared: pd.DataFrame | None = None)
             for name, color, ls in frames:
                 sub = frame[frame["frame"] == name].groupby("site", sort=False)[metric].mean().reindex(sites)
                 ax.plot(range(len(sites)), sub.values, color=color, ls=ls, marker="o", ms=3, label=COSINE_FRAMES[name])
-            if shared is not None:
-                mine = shared[(shared["arm"] == arm) & (shared["cohort"] == cohort)]
+            if study is not None:
+                mine = study[(study["arm"] == arm) & (study["cohort"] == cohort)]
                 for name, ls in (("raw", "-"), ("raw_span", "--")):
                     sub = mine[mine["frame"] == name].groupby("site", sort=False)[metric].mean().reindex(sites)
-                    label = f"{name}, shared SAE init (paper's code)"
+                    label = f"{name}, the study's SAE recipe"
                     ax.plot(range(len(sites)), sub.values, color="tab:red", ls=ls, marker="s", ms=3, label=label)
             ax.set_xticks(range(len(sites)), sites, rotation=45, ha="right", fontsize=8)
             how = "max-cosine" if metric == "maxcos_frac" else "Hungarian"

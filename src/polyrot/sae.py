@@ -14,6 +14,19 @@ leading k dimension; ``train_sae`` is the same code with k = 1, so SAE i of a st
 and batch order) comes from one ``torch.Generator`` per SAE, seeded with its seed; the global
 RNG is never used.
 
+Two recipes (``RECIPES``), the same loss and the same gradient step:
+
+- ``ours`` (the registered SAEs): decoder rows random unit vectors, the encoder their
+  transpose, the pre-encoder bias at the data mean, batches drawn without replacement within
+  each epoch, and after each step the decoder rows renormalised;
+- ``study`` (the paper comparison: the study's ``analysis/lens2_saes.py``): the encoder drawn
+  independently, N(0, 1/d), then the decoder (N(0, 1/d_sae), each feature's direction
+  normalised), in that order from the generator, as the study draws them after
+  ``torch.manual_seed``; biases at zero; every batch drawn with replacement (``randint``);
+  after each step the decoder renormalised with the scale moved into the encoder's column
+  and bias (the reconstruction unchanged). On the CPU it draws the very numbers the study's
+  code draws for the same seed.
+
 ``python -m polyrot.sae CACHE.npz [CACHE2.npz ...]`` trains one SAE per activation cache
 (stacked) with the given settings and prints each one's metrics (self EV, L0, dead fraction)
 as a TSV row, on the cache itself and on a held-out cache beside it: a quick check of how
@@ -63,6 +76,11 @@ class SAEConfig:
     """Optimiser steps."""
     seed: int = 0
     """Seed of the ``torch.Generator`` that draws the initialisation and then the batch order."""
+    recipe: str = "ours"
+    """``ours`` (registered) or ``study`` (the study's initialisation, sampling and renormalisation)."""
+
+
+RECIPES = ("ours", "study")
 
 
 class SAE(torch.nn.Module):
@@ -120,6 +138,31 @@ def init_sae(d: int, d_sae: int, data_mean: Array, generator: torch.Generator) -
         sae.W_enc.copy_(w.T)
         sae.b_pre.copy_(mean.to(torch.float32))
     return sae
+
+
+def init_study_sae(d: int, d_sae: int, generator: torch.Generator) -> SAE:
+    """The study's initialisation: ``W_enc`` (its ``(d_sae, d)`` draw, transposed) N(0, 1/d);
+    then ``W_dec`` (its ``(d, d_sae)`` draw, N(0, 1/d_sae), each feature's column divided by
+    its norm + 1e-9, transposed to our rows); ``b_enc = b_pre = 0``."""
+    sae = SAE(d, d_sae)
+    w_enc = torch.randn(d_sae, d, generator=generator, dtype=torch.float32) / d**0.5
+    w_dec = torch.randn(d, d_sae, generator=generator, dtype=torch.float32) / d_sae**0.5
+    w_dec = w_dec / (w_dec.norm(dim=0, keepdim=True) + 1e-9)
+    with torch.no_grad():
+        sae.W_enc.copy_(w_enc.T)
+        sae.W_dec.copy_(w_dec.T)
+    return sae
+
+
+class _ReplacementStream:
+    """Row indices drawn with replacement, one ``randint`` of ``batch`` per step (the study's)."""
+
+    def __init__(self, n: int, batch: int, generator: torch.Generator) -> None:
+        self.n, self.batch, self.generator = n, batch, generator
+
+    def take(self, count: int) -> torch.Tensor:
+        steps = [torch.randint(0, self.n, (self.batch,), generator=self.generator) for _ in range(count // self.batch)]
+        return torch.cat(steps)
 
 
 class _IndexStream:
@@ -182,13 +225,15 @@ def train_saes_stacked(
     device: str | torch.device = "cpu",
     progress: bool = True,
     seeds: Sequence[int] | None = None,
+    recipes: Sequence[str] | None = None,
 ) -> list[SAE]:
     """Train ``len(acts_list)`` independent SAEs at once (batched matmuls over a leading k axis).
 
     All sets must share ``d``; their row counts may differ. SAE i uses ``seeds[i]`` (default
-    ``cfg.seed`` for all) for its initialisation and batch order and sees only ``acts_list[i]``;
-    the summed loss has block-diagonal gradients and Adam is elementwise, so each SAE trains
-    exactly as it would alone. Returns the SAEs on ``device``.
+    ``cfg.seed`` for all) for its initialisation and batch order, ``recipes[i]`` (default
+    ``cfg.recipe`` for all) and sees only ``acts_list[i]``; the summed loss has
+    block-diagonal gradients and Adam is elementwise, so each SAE trains exactly as it would
+    alone. Returns the SAEs on ``device``.
     """
     k = len(acts_list)
     if k == 0:
@@ -196,6 +241,9 @@ def train_saes_stacked(
     seeds = [cfg.seed] * k if seeds is None else [int(s) for s in seeds]
     if len(seeds) != k:
         raise ValueError(f"{len(seeds)} seeds for {k} activation sets")
+    recipes = [cfg.recipe] * k if recipes is None else list(recipes)
+    if len(recipes) != k or any(r not in RECIPES for r in recipes):
+        raise ValueError(f"recipes must be {k} of {RECIPES}, got {recipes}")
     device = torch.device(device)
     tensors = [_as_tensor(a) for a in acts_list]
     d = tensors[0].shape[1]
@@ -206,8 +254,18 @@ def train_saes_stacked(
 
     # One generator per SAE: initialisation first, then the batch order.
     gens = [torch.Generator().manual_seed(s) for s in seeds]
-    inits = [init_sae(d, d_sae, _mean(t), g) for t, g in zip(tensors, gens, strict=True)]
-    streams = [_IndexStream(t.shape[0], g) for t, g in zip(tensors, gens, strict=True)]
+    inits = [
+        init_study_sae(d, d_sae, g) if r == "study" else init_sae(d, d_sae, _mean(t), g)
+        for t, g, r in zip(tensors, gens, recipes, strict=True)
+    ]
+    streams = [
+        _ReplacementStream(t.shape[0], B, g) if r == "study" else _IndexStream(t.shape[0], g)
+        for t, g, r in zip(tensors, gens, recipes, strict=True)
+    ]
+    # the study's renormalisation moves each decoder row's norm into the encoder: 1 = ours
+    any_study = "study" in recipes
+    moves_scale = torch.tensor([r == "study" for r in recipes], device=device).view(k, 1, 1)
+    study_eps = torch.where(moves_scale, 1e-9, 0.0).to(torch.float32)
     offsets = np.cumsum([0] + [t.shape[0] for t in tensors[:-1]]).tolist()
     data = (tensors[0] if k == 1 else torch.cat(tensors)).to(device)
 
@@ -230,7 +288,12 @@ def train_saes_stacked(
                 for t in range(chunk):
                     _step(data.index_select(0, idx[t].view(-1)).view(k, B, d), params, cfg.l1, running)
                     opt.step()
-                    W_dec.div_(W_dec.norm(dim=-1, keepdim=True))
+                    norms = W_dec.norm(dim=-1, keepdim=True).add_(study_eps)  # (k, m, 1)
+                    W_dec.div_(norms)
+                    if any_study:
+                        scale = torch.where(moves_scale, norms, 1.0)
+                        W_enc.mul_(scale.transpose(1, 2))
+                        b_enc.mul_(scale.squeeze(-1))
             step += chunk
             bar.update(chunk)
             if progress:

@@ -4,7 +4,10 @@
 # rotation rules are generated once per arm (train_saes_toy, train_saes_neox,
 # fit_rotations_toy, fit_rotations_neox) because their outputs name every model or pair of
 # the arm; the rest take the arm as a wildcard.
-AUDIT_TABLES = ["ev", "cosine", "firing", "cosine_shared_init"]
+# each table again for the paper comparison's SAEs (the study's recipe): *_study_recipe
+AUDIT_TABLES = ["ev", "cosine", "firing", "ev_study_recipe", "cosine_study_recipe", "firing_study_recipe"]
+# and the study-recipe SAEs' max-cosine over every pair of models of a cohort (not only the anchor's)
+AUDIT_TABLES += ["cosine_all_pairs_study_recipe"]
 
 
 rule extract_toy:
@@ -41,14 +44,9 @@ for _arm, _spec in ARMS.items():
         output:
             saes=[sae_file(_arm, m, "{site}", "{expansion}") for m in _spec["models"]],
             metrics=ensure(sae_metric_file(_arm, "{site}", "{expansion}"), non_empty=True),
-            # the paper comparison's shared-init SAEs, trained in the same stack (none when the
-            # arm's own SAEs are shared-init already)
-            shared_init_saes=[sae_file(_arm, m, "{site}", "{expansion}", shared_init=True) for m in _spec["models"]]
-            if shared_init_saes_trained(_arm)
-            else [],
-            shared_init_metrics=[sae_metric_file(_arm, "{site}", "{expansion}", shared_init=True)]
-            if shared_init_saes_trained(_arm)
-            else [],
+            # the paper comparison's SAEs, trained with the study's recipe in the same stack
+            study_saes=[sae_file(_arm, m, "{site}", "{expansion}", "study") for m in _spec["models"]],
+            study_metrics=ensure(sae_metric_file(_arm, "{site}", "{expansion}", "study"), non_empty=True),
         params:
             models=_spec["models"],
             sae=_spec["sae"],
@@ -101,6 +99,7 @@ rule audit_site:
     params:
         models=lambda wc: ARMS[wc.arm]["models"],
         pairs=lambda wc: ARMS[wc.arm]["pairs"],
+        all_pairs=lambda wc: ARMS[wc.arm]["all_pairs"],
         expansions=lambda wc: ARMS[wc.arm]["sae"]["expansions"],
         sae_init=lambda wc: "shared" if ARMS[wc.arm]["sae"]["shared_init"] else "independent",
         gaussian_n=CFG.audit.gaussian_n,
@@ -121,8 +120,8 @@ rule audit_tables:
     input:
         **{t: lambda wc, t=t: [audit_site_file(wc.arm, s, t) for s in ARMS[wc.arm]["sites"]] for t in AUDIT_TABLES},
         saes=lambda wc: [
-            sae_metric_file(wc.arm, s, e, shared)
-            for shared in ([False, True] if shared_init_saes_trained(wc.arm) else [False])
+            sae_metric_file(wc.arm, s, e, recipe)
+            for recipe in SAE_RECIPES
             for s in ARMS[wc.arm]["sites"]
             for e in ARMS[wc.arm]["sae"]["expansions"]
         ],
@@ -134,8 +133,11 @@ rule audit_tables:
             lambda wc: ARM_NAMES[wc.arm],
         ),
         cosine=ensure(audit_file("{arm}", "decoder_cosine"), non_empty=True),
-        cosine_shared_init=ensure(audit_file("{arm}", "decoder_cosine_shared_init"), non_empty=True),
         firing=ensure(audit_file("{arm}", "firing"), non_empty=True),
+        ev_study_recipe=ensure(audit_file("{arm}", "ev_study_recipe"), non_empty=True),
+        cosine_study_recipe=ensure(audit_file("{arm}", "decoder_cosine_study_recipe"), non_empty=True),
+        firing_study_recipe=ensure(audit_file("{arm}", "firing_study_recipe"), non_empty=True),
+        cosine_all_pairs_study_recipe=ensure(audit_file("{arm}", "decoder_cosine_all_pairs_study_recipe"), non_empty=True),
         saes=ensure(audit_file("{arm}", "saes"), non_empty=True),
     log:
         log_file("audit_tables", "{arm}"),
@@ -156,8 +158,8 @@ rule judge_claims:
     params:
         tables=CLAIM_TABLES,
         claims=AUDIT_CLAIMS,
-        # sites of each arm that "internal" claims cover: all but the embedding site
-        internal_sites={arm: spec["sites"][1:] for arm, spec in ARMS.items()},
+        # sites of each arm that "internal" claims cover: the residual sites but the embedding
+        internal_sites={arm: polyrot.audit.internal_sites(spec["sites"]) for arm, spec in ARMS.items()},
     log:
         log_file("judge_claims"),
     localrule: True

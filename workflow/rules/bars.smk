@@ -44,10 +44,38 @@ rule judge_bar_B:
         "../scripts/bar_b.py"
 
 
+rule study_search_P:
+    # Bar P as the study's code searches for it, for every unit (never judged; its own job,
+    # which runs beside the other bars)
+    input:
+        models=[bar_model_file(m) for m in CFG.models],
+        decoy=decoy_file(),
+    output:
+        ensure(study_search_file(), non_empty=True),
+    params:
+        models=CFG.models,
+        references=BAR_REFERENCES,
+        decoy=DECOY_PARAMS,
+        search=CFG.params("bars.study_search"),
+    log:
+        log_file("study_search_P"),
+    benchmark:
+        benchmark_file("study_search_P", "all")
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=120,
+    conda:
+        CONDA_ENV
+    script:
+        "../scripts/study_search_p.py"
+
+
 rule judge_bar_P:
     input:
         models=[bar_model_file(m) for m in CFG.models],
         decoy=decoy_file(),
+        study=study_search_file(),
         prereg=PREREG_FILES,
     output:
         ensure(verdict_file("bars", "P"), non_empty=True),

@@ -34,9 +34,13 @@ def _arm_spec(arm):
     else:
         models, audited = list(NEOX.models), NEOX.revision
         pairs = [("neox", a, b) for a, b in CFG.neox_pairs]
+    groups = [list(c.models) for c in CFG.cohorts.values()] if arm == "toy" else [models]
+    names = list(CFG.cohorts) if arm == "toy" else ["neox"]
     return {
         "models": models,
         "pairs": pairs,
+        # every pair of models within a cohort (the paper's Pythia decoder cosine: all 36 pairs)
+        "all_pairs": [(n, a, b) for n, g in zip(names, groups) for i, a in enumerate(g) for b in g[i + 1 :]],
         "sites": list(audit["sites"]),
         "checkpoint": audited,
         "sae": CFG.params(f"audit.{arm}.sae"),
@@ -85,13 +89,6 @@ def drift_checkpoints(arm, model):
 
 def null_site(arm, site):
     return polyrot.audit.null_site_for(ARMS[arm]["sites"], site)
-
-
-def shared_init_saes_trained(arm):
-    """Whether ``arm`` needs SAEs trained separately for the shared-init comparison (the
-    paper's code, SPEC §12.6: every model's SAE from one seed and batch order). Where the
-    arm's own SAEs are shared-init already, they serve both tables."""
-    return not ARMS[arm]["sae"]["shared_init"]
 
 
 def neox_revisions(model):
@@ -149,6 +146,11 @@ def bar_model_file(model):
     return decoy_file() if model == DECOY else toy_model_file(model, CFG.bars.checkpoint)
 
 
+def study_search_file():
+    """Bar P as the study's code searches for it, per unit (judge_bar_P copies it into P.json)."""
+    return RESULTS / "bars" / "P_study_search.json"
+
+
 def causal_effects_file(model):
     """Bars C and Pr: one model's predicted and measured component effects."""
     return RESULTS / "bars" / "causal" / f"{model}.json"
@@ -197,19 +199,29 @@ def extraction_outputs(arm, sites):
     return [temp(p) for p in paths] if CFG.audit.temp_caches else paths
 
 
-def sae_dir(arm, shared_init=False):
-    """The arm's SAEs, or the shared-init SAEs of the paper comparison."""
-    if shared_init and shared_init_saes_trained(arm):
-        return RESULTS / arm / "saes_shared_init"
-    return RESULTS / arm / "saes"
+# The SAE sets: the registered SAEs (our recipe), and the paper comparison's, trained with the
+# study's recipe (polyrot.sae.RECIPES) on the same activations at the same settings.
+SAE_RECIPES = ["ours", "study"]
 
 
-def sae_file(arm, model, site, expansion, shared_init=False):
-    return sae_dir(arm, shared_init) / model / site / f"x{expansion}.safetensors"
+def sae_dir(arm, recipe="ours"):
+    """The arm's registered SAEs, or (``recipe`` study) the paper comparison's."""
+    return RESULTS / arm / ("saes" if recipe == "ours" else "saes_study_recipe")
 
 
-def sae_metric_file(arm, site, expansion, shared_init=False):
-    return sae_dir(arm, shared_init) / "metrics" / f"{site}.x{expansion}.tsv"
+def sae_file(arm, model, site, expansion, recipe="ours"):
+    return sae_dir(arm, recipe) / model / site / f"x{expansion}.safetensors"
+
+
+def sae_metric_file(arm, site, expansion, recipe="ours"):
+    return sae_dir(arm, recipe) / "metrics" / f"{site}.x{expansion}.tsv"
+
+
+def drift_sae_file(arm, site, expansion):
+    """The paper-direction drift's SAE: trained with the study's recipe on the drift model's
+    early checkpoint (the study's cross-checkpoint SAE)."""
+    drift = ARMS[arm]["drift"]
+    return RESULTS / arm / "saes_drift_early" / drift["model"] / drift["early"] / site / f"x{expansion}.safetensors"
 
 
 def rotation_file(arm, anchor, other, site, kind):
@@ -230,8 +242,10 @@ def haar_file(arm, table):
     return RESULTS / "haar" / f"{table}.tsv" if arm == "all" else RESULTS / arm / "haar" / f"{table}.tsv"
 
 
-def drift_file(arm):
-    return RESULTS / arm / "drift" / "drift.tsv"
+def drift_file(arm, table="drift"):
+    """The drift table (the audited SAE on each earlier checkpoint), or ``paper_direction``
+    (the early checkpoint's SAE on the audited one, as the study's code computes it)."""
+    return RESULTS / arm / "drift" / f"{table}.tsv"
 
 
 def verdict_file(kind, name):
@@ -350,13 +364,13 @@ def frozen_io_input(wildcards):
 def audit_site_inputs(wildcards):
     arm, site = wildcards.arm, wildcards.site
     spec = ARMS[arm]
-    saes = lambda shared: [sae_file(arm, m, site, e, shared) for e in spec["sae"]["expansions"] for m in spec["models"]]
+    saes = lambda recipe: [sae_file(arm, m, site, e, recipe) for e in spec["sae"]["expansions"] for m in spec["models"]]
     return {
         "fit": [acts_file(arm, m, site, "fit") for m in spec["models"]],
         "heldout": [acts_file(arm, m, site, "heldout") for m in spec["models"]],
-        "saes": saes(False),
+        "saes": saes("ours"),
         "rotations": [rotation_file(arm, a, b, site, "controls.npz") for _, a, b in spec["pairs"]],
-        "shared_init_saes": saes(True),
+        "study_saes": saes("study"),
     }
 
 
@@ -388,7 +402,10 @@ def arm_table_file(arm, table):
     return {
         "ev": audit_file(arm, "ev"),
         "decoder_cosine": audit_file(arm, "decoder_cosine"),
-        "decoder_cosine_shared_init": audit_file(arm, "decoder_cosine_shared_init"),
+        "ev_study_recipe": audit_file(arm, "ev_study_recipe"),
+        "decoder_cosine_study_recipe": audit_file(arm, "decoder_cosine_study_recipe"),
+        "firing_study_recipe": audit_file(arm, "firing_study_recipe"),
+        "decoder_cosine_all_pairs_study_recipe": audit_file(arm, "decoder_cosine_all_pairs_study_recipe"),
         "firing": audit_file(arm, "firing"),
         "haar_rotations": haar_file(arm, "rotations"),
         "haar_pooled": haar_file(arm, "pooled_paper_test"),
@@ -417,11 +434,30 @@ STEERING_CLAIM_TABLES = [
 ]
 
 
-# Every table the claims ledger reads, only what this run makes.
-LEDGER_TABLES = results_tables(
-    ["ev", "decoder_cosine_shared_init", "firing", "haar_rotations", "haar_pooled"],
-    {"haar_power": haar_file("all", "power")},
-) + [t for t in STEERING_CLAIM_TABLES if t["table"] in ("steering_transfer", "steering_dose")]
+# Every table the claims ledger reads, only what this run makes: ours, and the paper
+# comparison's (the study's computations beside ours).
+LEDGER_TABLES = (
+    results_tables(
+        [
+            "ev",
+            "ev_study_recipe",
+            "decoder_cosine",
+            "decoder_cosine_study_recipe",
+            "decoder_cosine_all_pairs_study_recipe",
+            "firing",
+            "firing_study_recipe",
+            "haar_rotations",
+            "haar_pooled",
+        ],
+        {"haar_power": haar_file("all", "power")},
+    )
+    + [{"arm": arm, "table": "drift_paper_direction", "path": str(drift_file(arm, "paper_direction"))} for arm in DRIFT_ARMS]
+    + [t for t in STEERING_CLAIM_TABLES if t["table"] in ("steering_transfer", "steering_dose")]
+    + [
+        {"arm": "toy", "table": f"steering_study_{t}", "path": str(steering_file("toy", "tables", f"study_{t}"))}
+        for t in ("ratios", "doses")
+    ]
+)
 # what the ledger says of this run's scale
 LEDGER_SCALE = (
     f"toy {CFG.train.steps} steps x {CFG.train.batch_size}, cohorts "
@@ -439,7 +475,8 @@ def benchmark_inputs():
     files = [benchmark_file("train_toy_stack", s) for s in TOY_STACKS]
     files += [benchmark_file("steering_toy", c) for c in CFG.cohorts]
     files += [benchmark_file("steering_neox", "neox")] if NEOX is not None else []
-    files += [benchmark_file("judge_bar_P", "all")] + [benchmark_file("causal_effects", m) for m in CFG.models + [DECOY]]
+    files += [benchmark_file("judge_bar_P", "all"), benchmark_file("study_search_P", "all")]
+    files += [benchmark_file("causal_effects", m) for m in CFG.models + [DECOY]]
     files += [
         benchmark_file("extract_toy", m, c) for m in CFG.models for c in [CFG.audit.checkpoint] + drift_checkpoints("toy", m)
     ]

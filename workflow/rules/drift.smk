@@ -2,6 +2,41 @@
 # every arm that configures `audit.<arm>.drift`, and the drift figure.
 
 
+for _arm in DRIFT_ARMS:
+
+    rule:
+        # the paper's direction: SAEs trained on the early checkpoint with the study's recipe
+        # and the drift's own l1 (the paper's Pythia row: 1e-3), one stack over every site
+        name:
+            f"train_drift_saes_{_arm}"
+        input:
+            [
+                acts_file(_arm, ARMS[_arm]["drift"]["model"], k["site"], "fit", ARMS[_arm]["drift"]["early"])
+                for k in drift_saes(_arm)
+            ],
+        output:
+            [drift_sae_file(_arm, k["site"], k["expansion"]) for k in drift_saes(_arm)],
+        params:
+            saes=drift_saes(_arm),
+            sae=ARMS[_arm]["sae"],
+            l1=ARMS[_arm]["drift"]["early_sae_l1"],
+            model=ARMS[_arm]["drift"]["model"],
+            checkpoint=ARMS[_arm]["drift"]["early"],
+        log:
+            log_file(f"train_drift_saes_{_arm}"),
+        threads: 1
+        benchmark:
+            benchmark_file(f"train_drift_saes_{_arm}", "all")
+        resources:
+            mem_mb=8000,
+            runtime=240,
+            **GPU,
+        conda:
+            CONDA_ENV
+        script:
+            "../scripts/train_drift_saes.py"
+
+
 rule drift:
     input:
         caches=lambda wc: [
@@ -11,8 +46,10 @@ rule drift:
         saes=lambda wc: [
             sae_file(wc.arm, ARMS[wc.arm]["drift"]["model"], k["site"], k["expansion"]) for k in drift_saes(wc.arm)
         ],
+        early_saes=lambda wc: [drift_sae_file(wc.arm, k["site"], k["expansion"]) for k in drift_saes(wc.arm)],
     output:
-        ensure(drift_file("{arm}"), non_empty=True),
+        drift=ensure(drift_file("{arm}"), non_empty=True),
+        paper_direction=ensure(drift_file("{arm}", "paper_direction"), non_empty=True),
     params:
         drift=lambda wc: ARMS[wc.arm]["drift"],
         reference=lambda wc: ARMS[wc.arm]["checkpoint"],

@@ -21,7 +21,7 @@ rule figure1:
     input:
         ev=[audit_file(arm, "ev") for arm in ARMS],
         cosine=[audit_file(arm, "decoder_cosine") for arm in ARMS],
-        cosine_shared_init=[audit_file(arm, "decoder_cosine_shared_init") for arm in ARMS],
+        cosine_study_recipe=[audit_file(arm, "decoder_cosine_study_recipe") for arm in ARMS],
     output:
         **figure_files("figure1", "figure1.rst", "H2", ALL_ARMS),
         **{

@@ -28,6 +28,7 @@ rule haar_rotations:
         pooled=ensure(haar_file("{arm}", "pooled_paper_test"), non_empty=True),
     params:
         pair_sites=lambda wc: haar_rotation_keys(wc.arm),
+        paper_sites=lambda wc: polyrot.audit.paper_sites(ARMS[wc.arm]["sites"]),
         haar=CFG.params("haar"),
     log:
         log_file("haar_rotations", "{arm}"),

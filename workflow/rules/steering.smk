@@ -20,7 +20,9 @@ rule steering_toy:
         models=lambda wc: CFG.cohorts[wc.cohort].models,
         anchor=lambda wc: CFG.cohorts[wc.cohort].anchor_model,
         shared_io=lambda wc: CFG.cohorts[wc.cohort].shared_io,
-        steering={k: v for k, v in STEERING.items() if k != "neox"},
+        # the registered sweep's settings (the paper comparison's grid is steering_study_toy's)
+        steering={k: v for k, v in STEERING.items() if k != "neox"}
+        | {"toy": {k: v for k, v in STEERING["toy"].items() if k != "study_alphas"}},
         analysis={"n": CFG.task.analysis_n, "seed": CFG.task.analysis_seed},
         heldout={"n": CFG.audit.heldout_n, "seed": CFG.audit.heldout_seed},
     log:
@@ -34,6 +36,57 @@ rule steering_toy:
         CONDA_ENV
     script:
         "../scripts/steering_toy.py"
+
+
+rule steering_study_toy:
+    # the paper comparison: every vector on the fine dose grid, within-seed and on the other
+    # seeds, measured on the held-out batch (ours) and, as the study's code, on the analysis
+    # batch the vectors are built on; accuracy at our targets and at the study's
+    input:
+        models=lambda wc: [toy_model_file(m, CFG.audit.checkpoint) for m in CFG.cohorts[wc.cohort].models],
+        rotations=lambda wc: [
+            rotation_file("toy", steering_others("toy", wc.cohort)[0], m, STEERING_TOY_SITE, "npy")
+            for m in steering_others("toy", wc.cohort)[1]
+        ],
+    output:
+        ensure(steering_file("toy", "study", "{cohort}"), non_empty=True),
+    wildcard_constraints:
+        cohort="|".join(CFG.cohorts),
+    params:
+        cohort=lambda wc: wc.cohort,
+        models=lambda wc: CFG.cohorts[wc.cohort].models,
+        anchor=lambda wc: CFG.cohorts[wc.cohort].anchor_model,
+        site=STEERING_TOY_SITE,
+        alphas=CFG.steering.toy.study_alphas,
+        eval_n=CFG.steering.toy.eval_n,
+        analysis={"n": CFG.task.analysis_n, "seed": CFG.task.analysis_seed},
+        heldout={"n": CFG.audit.heldout_n, "seed": CFG.audit.heldout_seed},
+    log:
+        log_file("steering_study_toy", "{cohort}"),
+    benchmark:
+        benchmark_file("steering_study_toy", "{cohort}")
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    conda:
+        CONDA_ENV
+    script:
+        "../scripts/steering_study_toy.py"
+
+
+rule steering_study_tables:
+    input:
+        [steering_file("toy", "study", c) for c in CFG.cohorts],
+    output:
+        ratios=ensure(steering_file("toy", "tables", "study_ratios"), non_empty=True),
+        doses=ensure(steering_file("toy", "tables", "study_doses"), non_empty=True),
+    log:
+        log_file("steering_study_tables"),
+    localrule: True
+    conda:
+        CONDA_ENV
+    script:
+        "../scripts/steering_study_tables.py"
 
 
 if NEOX is not None:
@@ -96,7 +149,7 @@ rule judge_steering_claims:
     params:
         tables=STEERING_CLAIM_TABLES,
         claims=STEERING_CLAIMS,
-        internal_sites={arm: spec["sites"][1:] for arm, spec in ARMS.items()},
+        internal_sites={arm: polyrot.audit.internal_sites(spec["sites"]) for arm, spec in ARMS.items()},
     log:
         log_file("judge_steering_claims"),
     localrule: True

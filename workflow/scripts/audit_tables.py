@@ -20,12 +20,13 @@ HEADERS = {
     "frame raw or rotated (b's decoder rows mapped by R), and *_span with every row projected onto a's data span "
     "(top principal components, 99% of the variance, span_rank of them); chance_span matches a's projected rows "
     "against random directions in that span; frac = fraction of a's features above 0.5",
-    "cosine_shared_init": "the decoder-cosine table again with shared-init SAEs (the paper's code: every model's SAE "
-    "from one seed and batch order, so rows no activation reads keep identical initial values across models); "
-    "compare with decoder_cosine.tsv (sae_init independent) and its *_span and chance_span rows",
+    "study_recipe": "{table} again with the paper comparison's SAEs, trained with the study's recipe "
+    "(analysis/lens2_saes.py: encoder drawn independently N(0, 1/d), random normalised decoder, zero biases, batches "
+    "drawn with replacement, decoder renormalised with the scale moved into the encoder, one seed for every model) "
+    "on the same activations at the same settings; the registered SAEs' table is {table}.tsv",
     "firing": "Pearson r per feature across held-out tokens between SAE_a's codes on a and on b (raw or mapped by R)",
     "saes": "per-SAE metrics on the fit split; l0 = mean active features per row, dead_fraction = features active on "
-    "no row; sae_init shared = the paper-comparison SAEs",
+    "no row; recipe study = the paper comparison's SAEs (the study's recipe)",
 }
 
 
@@ -33,13 +34,22 @@ def gather(paths) -> pd.DataFrame:
     return pd.concat([pd.read_csv(p, sep="\t", comment="#") for p in paths], ignore_index=True)
 
 
+# the tables' names on disk, by output name
+FILES = {"ev": "ev", "cosine": "decoder_cosine", "firing": "firing"}
+ALL_PAIRS = (
+    "decoder max-cosine of the study-recipe SAEs over every pair of models of a cohort (anchor = the first of the "
+    "pair, other = the second; raw frame), as the paper's Pythia numbers are stated (36 pairs per site)"
+)
+
+
 def main(smk) -> None:
-    atomic.write_tsv(smk.output.ev, gather(smk.input.ev), header=HEADERS["ev"])
-    atomic.write_tsv(smk.output.cosine, gather(smk.input.cosine), header=HEADERS["cosine"])
-    atomic.write_tsv(
-        smk.output.cosine_shared_init, gather(smk.input.cosine_shared_init), header=HEADERS["cosine_shared_init"]
-    )
-    atomic.write_tsv(smk.output.firing, gather(smk.input.firing), header=HEADERS["firing"])
+    for name, table in FILES.items():
+        atomic.write_tsv(smk.output[name], gather(smk.input[name]), header=HEADERS[name])
+        study = f"{name}_study_recipe"
+        header = HEADERS[name] + "\n" + HEADERS["study_recipe"].format(table=table)
+        atomic.write_tsv(smk.output[study], gather(smk.input[study]), header=header)
+    all_pairs = gather(smk.input.cosine_all_pairs_study_recipe)
+    atomic.write_tsv(smk.output.cosine_all_pairs_study_recipe, all_pairs, header=ALL_PAIRS)
     atomic.write_tsv(smk.output.saes, gather(smk.input.saes), header=HEADERS["saes"])
 
 

@@ -15,15 +15,17 @@ def main(smk) -> None:
         neox_is_pythia=bool(smk.params.neox_is_pythia),
         neox_layer3=smk.params.neox_layer3,
     )
-    frame = ledger.ledger(ledger.load_paper_values(), registered["tolerances"], ctx, reg.effective["claims"])
+    frame = ledger.ledger(ledger.load_paper_values(), registered["bands"], ctx, float(registered["z"]))
     header = (
-        f"The paper's headline numbers (McCann 2026, arXiv:2605.24577; SPEC §11, §8, §9) beside this run's, "
-        f"at {smk.params.scale}.\n"
-        "ours: in the paper's convention (compared); ours_preferred: our convention (shown, not judged). "
-        "band: the paper's statement widened by the tolerance registered in preregistration.md (ledger).\n"
+        "The paper's headline numbers (McCann 2026, arXiv:2605.24577; where: the section and line of its main.tex) "
+        f"beside this run's, at {smk.params.scale}.\n"
+        "ours: the paper's statistic on the paper's subset, aggregation and convention (compared; the convention "
+        "column names them); ours_preferred: our convention (shown, not judged).\n"
+        f"band: the paper's statement, its rounding, +- {registered['z']:g} x the statistic's sampling spread "
+        "(preregistration.md, ledger.bands).\n"
         f"rule: {registered['rule']}\n"
         "fragile: the registered fragility rule on the row's units against the band's edges; margin: the worst "
-        "unit's distance to an edge in spreads of its siblings.\n"
+        "unit's distance to an edge in its spreads.\n"
         f"preregistration {reg.path} sha256 {reg.file_sha256}, {len(reg.amendments)} amendment(s)."
     )
     ledger.write(frame, smk.output.tsv, smk.output.html, header)

@@ -1,6 +1,7 @@
-"""Train the SAEs of one (arm, site, expansion) for every model, stacked or one by one; where
-the config's SAEs have one seed per model, also the shared-init SAEs of the paper comparison
-(every model's SAE from one seed and batch order, as the study's code), in the same stack."""
+"""Train the SAEs of one (arm, site, expansion) for every model, stacked or one by one: the
+registered SAEs (our recipe; one seed per model unless shared_init) and the paper
+comparison's, with the study's recipe and one seed for every model (polyrot.sae.RECIPES),
+in the same stack."""
 
 import dataclasses
 
@@ -25,38 +26,37 @@ def main(smk) -> None:
     )
     models = list(smk.params.models)
     acts = [activations.read_cache(p).acts for p in smk.input]
-    # (SAE paths, metrics path, shared init?) of each set trained here
-    sets = [(smk.output.saes, smk.output.metrics, settings["shared_init"])]
-    if smk.output.shared_init_saes:
-        sets.append((smk.output.shared_init_saes, smk.output.shared_init_metrics[0], True))
+    # (SAE paths, metrics path, shared seed?, recipe) of each set trained here
+    sets = [
+        (smk.output.saes, smk.output.metrics, settings["shared_init"], "ours"),
+        (smk.output.study_saes, smk.output.study_metrics, True, "study"),
+    ]
     jobs = [
-        (model, path, x, config.sae_seed(settings["seed"], model, shared), shared)
-        for paths, _, shared in sets
+        (model, path, x, config.sae_seed(settings["seed"], model, shared), recipe)
+        for paths, _, shared, recipe in sets
         for model, path, x in zip(models, paths, acts, strict=True)
     ]
-    seeds = [seed for _, _, _, seed, _ in jobs]
+    seeds, recipes = [j[3] for j in jobs], [j[4] for j in jobs]
     if settings["stacked"]:
-        saes = sae.train_saes_stacked([x for _, _, x, _, _ in jobs], cfg, seeds=seeds)
+        saes = sae.train_saes_stacked([j[2] for j in jobs], cfg, seeds=seeds, recipes=recipes)
     else:
-        saes = [sae.train_sae(x, dataclasses.replace(cfg, seed=seed)) for _, _, x, seed, _ in jobs]
-    rows: dict[bool, list[dict]] = {shared: [] for _, _, shared in sets}
-    for (model, path, x, seed, shared), s in zip(jobs, saes, strict=True):
+        saes = [sae.train_sae(x, dataclasses.replace(cfg, seed=seed, recipe=r)) for _, _, x, seed, r in jobs]
+    rows: dict[str, list[dict]] = {recipe: [] for *_, recipe in sets}
+    for (model, path, x, seed, recipe), s in zip(jobs, saes, strict=True):
         m = sae.sae_metrics(s, x)
         meta = {
             "model": model,
             "site": smk.wildcards.site,
-            "config": dataclasses.asdict(dataclasses.replace(cfg, seed=seed)),
-            "shared_init": shared,
+            "config": dataclasses.asdict(dataclasses.replace(cfg, seed=seed, recipe=recipe)),
             "fit_metrics": m,
         }
         sae.save_sae(s, path, meta)
-        init = "shared" if shared else "independent"
-        rows[shared].append({"model": model, "site": smk.wildcards.site, "expansion": expansion, "sae_init": init, **m})
-    for _, metrics_path, shared in sets:
+        rows[recipe].append({"model": model, "site": smk.wildcards.site, "expansion": expansion, "recipe": recipe, **m})
+    for _, metrics_path, _, recipe in sets:
         atomic.write_tsv(
             metrics_path,
-            pd.DataFrame(rows[shared]),
-            header="SAE metrics on the fit split; EV conventions: centred, scalar",
+            pd.DataFrame(rows[recipe]),
+            header=f"SAE metrics on the fit split ({recipe} recipe); EV conventions: centred, scalar",
         )
 
 

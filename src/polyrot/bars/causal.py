@@ -6,15 +6,21 @@ MLP (its output into the stream); 10 in the toy model.
 
 - **Ablation**: a component's output is replaced, at every position, by its mean output at
   that position over the mean batch (the sequences long enough to have that position).
+  Beside it, the study's ablation value (``mean_outputs(..., kind="global")``): one mean
+  over every non-PAD position of the mean batch, the same vector at every position.
 - **Measured effects**, on the evaluation batch: C, the mean over non-PAD positions and the
   three heads of KL(clean || ablated); Pr, the change in loss, the sum over heads of the mean
   cross-entropy over non-PAD positions (the training loss), ablated minus clean.
 - **Predicted effects**: integrated gradients along the straight path from the mean output
   to the clean output of one component (the others clean), 32 midpoint steps: the metric's
   change from mean to clean, negated, predicts the ablation's effect (completeness makes
-  it exact up to the quadrature). Attribution patching (reported beside it): the same
-  change to first order from the ablated run, -grad(metric at the ablated run) . (clean -
-  mean), the usual direction of attribution patching (from the corrupted run).
+  it exact up to the quadrature). Attribution patching (reported beside it), to first
+  order: ours from the ablated run, -grad(metric at the ablated run) . (clean - mean), the
+  usual direction of attribution patching (from the corrupted run); and as the study's code
+  computes it, from the clean run, grad(metric at the clean run) . (mean - clean). The KL
+  from the clean output is minimal (zero) at the clean run, so its gradient there, and its
+  clean-point prediction, is zero by construction: the clean-point prediction is the loss's
+  (``Pr_ap_clean``) for both bars.
 - **Statistic**: Pearson r over the components between predicted and measured. Cross-seed:
   predict with the reference, measure on the other model, each reference head matched to
   the other model's head that Bar P's alignment maps onto it.
@@ -74,13 +80,23 @@ def forward(model: torch.nn.Module, tokens: torch.Tensor, patch: Patch | None = 
     return {"tok": y @ model.W_U_tok, "depth": y @ model.W_U_depth, "valid": y @ model.W_U_valid}
 
 
-def mean_outputs(model: torch.nn.Module, batch: dyck.Batch) -> dict[str, torch.Tensor]:
-    """Each component's mean output per position over the sequences that reach it: (T, d)."""
+MEANS = ("position", "global")
+"""Ablation values: ``position``, each position's mean over the sequences that reach it
+(registered); ``global``, one mean over every non-PAD position, at every position (the study's)."""
+
+
+def mean_outputs(model: torch.nn.Module, batch: dyck.Batch, kind: str = "position") -> dict[str, torch.Tensor]:
+    """Each component's mean output over ``batch`` (see ``MEANS``), as (T, d)."""
+    if kind not in MEANS:
+        raise ValueError(f"mean kind must be one of {MEANS}, not {kind!r}")
     record: dict[str, torch.Tensor] = {}
     tokens = torch.from_numpy(batch.tokens)
     with torch.no_grad():
         forward(model, tokens, record=record)
     mask = (tokens != dyck.PAD).to(torch.float32)[..., None]  # (b, T, 1)
+    if kind == "global":
+        n = mask.sum()
+        return {name: ((value * mask).sum((0, 1)) / n).expand_as(value[0]) for name, value in record.items()}
     count = mask.sum(0).clamp(min=1.0)
     return {name: (value * mask).sum(0) / count for name, value in record.items()}
 
@@ -147,17 +163,27 @@ def measured_effects(
     return out
 
 
+METRICS = ("C", "Pr")
+"""C: the mean KL from the clean output; Pr: the loss."""
+
+
 def predicted_effects(
     model: torch.nn.Module,
     means: Mapping[str, torch.Tensor],
     batch: dyck.Batch,
     steps: int = IG_STEPS,
     buckets: int = 2,
+    which: Sequence[str] = METRICS,
 ) -> dict:
-    """Per component: integrated-gradient and attribution-patching predictions of C and Pr."""
+    """Per component, for each metric of ``which``: the integrated-gradient prediction
+    (``{m}_ig``) and the attribution-patching ones from the ablated run (``{m}_ap``) and from
+    the clean run (``{m}_ap_clean``, the study's) of its ablation's effect."""
     if buckets > 1:
         parts = split_by_length(batch, buckets)
-        return _weighted_sum([(predicted_effects(model, means, b, steps, 1), w) for b, w in parts])
+        return _weighted_sum([(predicted_effects(model, means, b, steps, 1, which), w) for b, w in parts])
+    unknown = [m for m in which if m not in METRICS]
+    if unknown:
+        raise ValueError(f"unknown metric(s) {unknown}: {METRICS}")
     both = metrics(model, batch)
     tokens = torch.from_numpy(batch.tokens)
     t = tokens.shape[1]
@@ -166,22 +192,27 @@ def predicted_effects(
         forward(model, tokens, record=record)
 
     def grads(name: str, point: torch.Tensor) -> list[torch.Tensor]:
-        """d(KL)/d(point) and d(loss)/d(point), from one forward pass. (Forward-mode AD
-        would give the directional derivatives alone, but measured twice as slow here.)"""
+        """The gradient of each metric of ``which`` at ``point``, from one forward pass.
+        (Forward-mode AD would give the directional derivatives alone, but measured twice as
+        slow here.)"""
         point = point.detach().requires_grad_(True)
-        kl, loss = both({name: lambda o: point})
-        return [torch.autograd.grad(m, point, retain_graph=True)[0].double() for m in (kl, loss)]
+        values = dict(zip(METRICS, both({name: lambda o: point}), strict=True))
+        return [torch.autograd.grad(values[m], point, retain_graph=True)[0].double() for m in which]
 
     out = {}
     for name in components(model):
         clean, mean = record[name], means[name][:t].expand_as(record[name])
         delta = clean - mean
-        ig = np.zeros(2)
+        ig = np.zeros(len(which))
         for k in range(steps):
             ig += [float((g * delta).sum()) / steps for g in grads(name, mean + (k + 0.5) / steps * delta)]
         ap = [float((g * delta).sum()) for g in grads(name, mean)]
-        # metric(clean) - metric(mean) ~ ig (or ap); the ablation's effect is its negative
-        out[name] = {"C_ig": -float(ig[0]), "Pr_ig": -float(ig[1]), "C_ap": -ap[0], "Pr_ap": -ap[1]}
+        ap_clean = [float((g * delta).sum()) for g in grads(name, clean)]
+        # metric(clean) - metric(mean) ~ ig (or ap); the ablation's effect is its negative.
+        # From the clean run, metric(mean) - metric(clean) ~ grad . (mean - clean) = -grad . delta
+        out[name] = {}
+        for i, m in enumerate(which):
+            out[name] |= {f"{m}_ig": -float(ig[i]), f"{m}_ap": -ap[i], f"{m}_ap_clean": -ap_clean[i]}
     return out
 
 
@@ -204,11 +235,18 @@ def batches(mean_n: int, eval_n: int, seed: int) -> tuple[dyck.Batch, dyck.Batch
 
 def model_effects(model: torch.nn.Module, mean_batch: dyck.Batch, eval_batch: dyck.Batch) -> dict[str, dict]:
     """One model's ``predicted`` (as the reference) and ``measured`` (as the model measured)
-    effects, each ablating to the model's own mean outputs."""
+    effects, each ablating to the model's own mean outputs per position; and under
+    ``global_mean`` the same with the study's ablation value (one mean at every position),
+    predicted on the loss only (the study's C and Pr are both judged on the loss)."""
     means = mean_outputs(model, mean_batch)
+    study = mean_outputs(model, mean_batch, "global")
     return {
         "predicted": predicted_effects(model, means, eval_batch),
         "measured": measured_effects(model, means, eval_batch),
+        "global_mean": {
+            "predicted": predicted_effects(model, study, eval_batch, which=("Pr",)),
+            "measured": measured_effects(model, study, eval_batch),
+        },
     }
 
 
@@ -237,13 +275,20 @@ def compare(
         for c in predicted
     ]
     col = lambda key: [r[key] for r in rows]  # noqa: E731
-    return {
-        "causal_r_ig": pearson(col("C_ig"), col("measured_C")),
-        "predictive_r_ig": pearson(col("Pr_ig"), col("measured_Pr")),
-        "causal_r_ap": pearson(col("C_ap"), col("measured_C")),
-        "predictive_r_ap": pearson(col("Pr_ap"), col("measured_Pr")),
-        "components": rows,
-    }
+    found = {stat: pearson(col(p), col(f"measured_{m}")) for stat, (p, m) in STATISTICS.items() if p in rows[0]}
+    return {**found, "components": rows}
+
+
+STATISTICS = {
+    "causal_r_ig": ("C_ig", "C"),
+    "predictive_r_ig": ("Pr_ig", "Pr"),
+    "causal_r_ap": ("C_ap", "C"),
+    "predictive_r_ap": ("Pr_ap", "Pr"),
+    # from the clean run the KL's prediction is zero by construction: the loss's predicts both
+    "causal_r_ap_clean": ("Pr_ap_clean", "C"),
+    "predictive_r_ap_clean": ("Pr_ap_clean", "Pr"),
+}
+"""Each correlation ``compare`` reports: (predicted key, measured metric), where predicted."""
 
 
 def bar_units(

@@ -6,9 +6,11 @@ norm's output (the final norm's gain into the three unembeddings):
 
 - an orthogonal rotation R of the residual stream (row vectors, x -> x R): W_E -> W_E R,
   every matrix that reads the stream -> R^T W, every matrix that writes it -> W R, the
-  unembeddings -> R^T W_U. The fixed positional buffer is rotated with the stream, as the
-  paper does: the aligned model is compared weight by weight, and its buffer would be
-  ``pos R`` (equal to ``pos`` only where R fixes the six positional dimensions);
+  unembeddings -> R^T W_U. The fixed positional buffer rotates with the stream (the aligned
+  model's would be ``pos R``) but is left out of the comparison: it is no parameter, and
+  the statistic is over the weights. The study's code rotates it *and compares* it, so its
+  values penalise every R that moves the six positional dimensions (its search, ported in
+  ``polyrot.bars.study_search``, is reported beside ours);
 - per layer, a permutation of the heads and, per head, orthogonal rotations A of the
   query-key subspace (W_Q_h -> W_Q_h A, W_K_h -> W_K_h A) and B of the value-output
   subspace (W_V_h -> W_V_h B, W_O_h -> B^T W_O_h);

@@ -3,8 +3,10 @@
 Sites (SPEC §5): ``resid_pre_0`` is the embedding output (``hidden_states[0]``) and
 ``resid_post_<i>`` the output of layer ``i``. The last layer's ``resid_post`` is taken by a
 forward hook *before* the final layer norm: ``output_hidden_states=True`` in transformers'
-GPT-NeoX returns it after the norm. Only ``gpt_neox`` runs, never the unembedding, and the
-forward pass stops after the deepest requested layer.
+GPT-NeoX returns it after the norm. ``resid_final`` is that normed output (the final layer
+norm's), which is no residual stream but is what the study's code calls the last layer's
+``resid_post`` (the paper's last Pythia site). Only ``gpt_neox`` runs, never the
+unembedding, and the forward pass stops after the deepest requested site.
 
 The result is the arm-agnostic ``activations.Cache`` (every token of every sequence, in
 sequence order), so the audit rules take it unchanged.
@@ -25,19 +27,24 @@ from polyrot.activations import Cache
 if TYPE_CHECKING:
     from transformers import GPTNeoXForCausalLM
 
-_SITE = re.compile(r"^(resid_pre_0|resid_post_(\d+))$")
+_SITE = re.compile(r"^(resid_pre_0|resid_post_(\d+)|resid_final)$")
+FINAL = "resid_final"
+"""The final layer norm's output (after the last layer's resid_post)."""
 
 
 def site_names(n_layers: int) -> list[str]:
-    """Every site of an ``n_layers`` model: the embeddings, then each layer's output."""
+    """Every residual site of an ``n_layers`` model: the embeddings, then each layer's output."""
     return ["resid_pre_0", *(f"resid_post_{i}" for i in range(n_layers))]
 
 
 def hidden_state_index(site: str) -> int:
-    """The site's index into ``hidden_states`` (0 for the embeddings, i + 1 for layer i)."""
+    """The site's index into ``hidden_states`` (0 for the embeddings, i + 1 for layer i);
+    ``resid_final`` (after the final norm) has none: -1."""
     m = _SITE.match(site)
     if m is None:
-        raise ValueError(f"unknown GPT-NeoX site {site!r} (resid_pre_0 or resid_post_<layer>)")
+        raise ValueError(f"unknown GPT-NeoX site {site!r} (resid_pre_0, resid_post_<layer> or resid_final)")
+    if site == FINAL:
+        return -1
     return 0 if m.group(2) is None else int(m.group(2)) + 1
 
 
@@ -57,8 +64,9 @@ def extract(
     """Caches at ``sites`` for ``tokens`` (``(n, seq_len)`` ids), float32, rows in order."""
     body = model.gpt_neox
     n_layers = len(body.layers)
-    index = {s: hidden_state_index(s) for s in sites}
-    too_deep = [s for s, i in index.items() if i > n_layers]
+    # position in the forward pass: the final norm's output comes after layer n - 1's
+    index = {s: n_layers + 1 if s == FINAL else hidden_state_index(s) for s in sites}
+    too_deep = [s for s, i in index.items() if s != FINAL and i > n_layers]
     if too_deep:
         raise ValueError(f"sites {too_deep} do not exist: the model has {n_layers} layers")
     deepest = max(index.values())
@@ -75,7 +83,11 @@ def extract(
 
     wanted = set(index.values())
     handles = [body.emb_dropout.register_forward_hook(keep(0, deepest == 0))] if 0 in wanted else []
-    handles += [body.layers[i - 1].register_forward_hook(keep(i, i == deepest)) for i in sorted(wanted) if i > 0]
+    handles += [
+        body.layers[i - 1].register_forward_hook(keep(i, i == deepest)) for i in sorted(wanted) if 0 < i <= n_layers
+    ]
+    if n_layers + 1 in wanted:
+        handles.append(body.final_layer_norm.register_forward_hook(keep(n_layers + 1, True)))
     parts: dict[str, list[np.ndarray]] = {s: [] for s in sites}
     try:
         for start in tqdm(range(0, len(tokens), batch_size), desc=desc, disable=not progress, unit="batch"):

@@ -31,19 +31,23 @@ def sweep(
     alphas: Sequence[float],
     directions: np.ndarray,
     desc: str = "steering",
+    rotated: bool = True,
 ) -> list[dict[str, Any]]:
     """One row per (model, vector, condition, dose).
 
     ``rotations`` maps every other model to its pair's R (``x_anchor ≈ x_other R``);
-    ``directions`` (draws, d) are the random control's unit directions. A random row holds
-    the mean over draws of each effect, its standard deviation (``<effect>_sd``) and its 10th
-    and 90th percentiles (``<effect>_q10``, ``<effect>_q90``)."""
+    ``directions`` (draws, d) are the random control's unit directions (none: no random
+    rows). A random row holds the mean over draws of each effect, its standard deviation
+    (``<effect>_sd``) and its 10th and 90th percentiles (``<effect>_q10``, ``<effect>_q90``).
+    ``rotated`` false leaves out the vectors mapped through R."""
     plan: list[tuple[str, str, str, SteeringVector]] = []
     for name, v in vectors.items():
         plan.append((anchor, name, "within", v))
         for other, R in rotations.items():
-            plan += [(other, name, "unrotated", v), (other, name, "rotated", v.in_frame_of(R))]
-    models = [anchor, *rotations]
+            plan.append((other, name, "unrotated", v))
+            if rotated:
+                plan.append((other, name, "rotated", v.in_frame_of(R)))
+    models = [anchor, *rotations] if len(directions) else []
     total = len(alphas) * (len(plan) + len(models) * len(vectors) * len(directions))
     rows = []
     with tqdm(total=total, desc=desc, unit="dose") as bar:
@@ -68,7 +72,7 @@ def _summary(draws: Sequence[Mapping[str, float]]) -> dict[str, float]:
     for k in draws[0]:
         values = np.array([d[k] for d in draws], dtype=float)
         out[k] = float(values.mean())
-        if k != "n_target":
+        if not k.startswith("n_"):
             out |= {
                 f"{k}_sd": float(values.std(ddof=1)),
                 f"{k}_q10": float(np.quantile(values, 0.1)),

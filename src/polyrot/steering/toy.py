@@ -9,6 +9,10 @@ Vectors (``TOY_VECTORS``; SPEC §9; the targets are our reading, which SPEC leav
   effect on the valid head at valid = 1 depth-4 positions;
 - ``closers``: closing-bracket positions minus opening-bracket positions, added
   ("inverted"); effect on the tok head at opener positions.
+
+Every effect is also measured where the study's code measures it (``study_target``; its
+``experiments/cross_seed/exp2_steering.py``): the same positions for ``depth`` and
+``sticky_invalid``, and for ``closers`` the *closer* positions.
 """
 
 from __future__ import annotations
@@ -43,6 +47,8 @@ class ToyVectorSpec:
     """The head whose accuracy the vector targets."""
     target: Select
     """Positions where the targeted head's accuracy is measured."""
+    study_target: Select | None = None
+    """Where the study's code measures it, where that differs from ``target``."""
 
 
 def _depth(k: int) -> Select:
@@ -64,8 +70,15 @@ TOY_VECTORS: dict[str, ToyVectorSpec] = {
         +1.0,
         "tok",
         lambda b: b.mask & np.isin(b.tokens, dyck.OPENERS),
+        study_target=lambda b: b.mask & np.isin(b.tokens, dyck.CLOSERS),
     ),
 }
+
+
+def study_target(name: str) -> Select:
+    """The positions the study's code measures vector ``name``'s effect on."""
+    spec = TOY_VECTORS[name]
+    return spec.study_target or spec.target
 
 
 def toy_vector(name: str, acts: np.ndarray, batch: dyck.Batch, site: str) -> SteeringVector:
@@ -136,16 +149,17 @@ class _Part:
         for h in dyck.HEADS:
             logp = torch.log_softmax(self.clean[h][self.mask].float(), dim=-1)
             self.ref[h] = (logp, logp.exp())
-        self.targets: dict[str, tuple[torch.Tensor, torch.Tensor, int]] = {}
+        self.targets: dict[tuple[str, bool], tuple[torch.Tensor, torch.Tensor, int]] = {}
 
-    def target(self, name: str) -> tuple[torch.Tensor, torch.Tensor, int]:
-        """(target positions, their labels, how many the clean pass gets right) for vector ``name``."""
-        if name not in self.targets:
+    def target(self, name: str, study: bool = False) -> tuple[torch.Tensor, torch.Tensor, int]:
+        """(target positions, their labels, how many the clean pass gets right) for vector
+        ``name``, at its target or (``study``) where the study's code measures it."""
+        if (name, study) not in self.targets:
             spec = TOY_VECTORS[name]
-            where = torch.from_numpy(spec.target(self.batch))
+            where = torch.from_numpy((study_target(name) if study else spec.target)(self.batch))
             labels = torch.from_numpy(self.batch.labels()[spec.head])[where]
-            self.targets[name] = (where, labels, _correct(self.clean, spec.head, where, labels))
-        return self.targets[name]
+            self.targets[name, study] = (where, labels, _correct(self.clean, spec.head, where, labels))
+        return self.targets[name, study]
 
 
 def _correct(logits: Mapping[str, torch.Tensor], head: str, where: torch.Tensor, labels: torch.Tensor) -> int:
@@ -175,21 +189,30 @@ class ToyEffects:
         """``kl``: mean over non-PAD positions and the three heads of KL(unsteered ‖ steered)
         (``kl_from``: float32 elementwise, float64 sums); ``accuracy_drop``: the accuracy of
         the head that vector ``target`` (default: this vector's name) targets, on its
-        positions, unsteered minus steered (NaN where the batch has no such position)."""
+        positions, unsteered minus steered (NaN where the batch has no such position);
+        ``accuracy_drop_study_target``: the same where the study's code measures it."""
         if vector.site != self.site:
             raise ValueError(f"vector {vector.name} is for {vector.site}, these effects are at {self.site}")
         name = target or vector.name
         head = TOY_VECTORS[name].head
-        kl, n, clean, steered_right = 0.0, 0, 0, 0
+        kl = 0.0
+        counts = {False: [0, 0, 0], True: [0, 0, 0]}  # per target: positions, right clean, right steered
         with vector.apply(self.model, alpha):
             for part in self.parts:
-                where, labels, right = part.target(name)
                 steered = self.model(part.tokens, start=(self.site, part.x))
                 kl += sum(float(kl_from(*part.ref[h], steered[h][part.mask])) for h in dyck.HEADS)
-                n, clean = n + len(labels), clean + right
-                steered_right += _correct(steered, head, where, labels)
+                for study, c in counts.items():
+                    where, labels, right = part.target(name, study)
+                    c[0], c[1] = c[0] + len(labels), c[1] + right
+                    c[2] += _correct(steered, head, where, labels)
+
+        def drop(c: list[int]) -> float:
+            return (c[1] - c[2]) / c[0] if c[0] else float("nan")
+
         return {
             "kl": kl / (len(dyck.HEADS) * self.n_positions),
-            "accuracy_drop": (clean - steered_right) / n if n else float("nan"),
-            "n_target": n,
+            "accuracy_drop": drop(counts[False]),
+            "n_target": counts[False][0],
+            "accuracy_drop_study_target": drop(counts[True]),
+            "n_study_target": counts[True][0],
         }

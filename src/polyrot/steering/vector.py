@@ -56,7 +56,7 @@ class SteeringVector:
             from polyrot.neox.extract import hidden_state_index
 
             layer = hidden_state_index(self.site)
-            if layer == 0:
+            if layer <= 0:
                 raise ValueError("GPT-NeoX steering acts on a layer's output (resid_post_<i>), not the embedding")
 
             def hook(_module, _inputs, output):
