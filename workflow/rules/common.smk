@@ -474,6 +474,8 @@ def benchmark_inputs():
     """Every `benchmark:` record the default target produces."""
     files = [benchmark_file("train_toy_stack", s) for s in TOY_STACKS]
     files += [benchmark_file("steering_toy", c) for c in CFG.cohorts]
+    files += [benchmark_file("steering_study_toy", c) for c in CFG.cohorts]
+    files += [benchmark_file(f"train_drift_saes_{arm}", "all") for arm in DRIFT_ARMS]
     files += [benchmark_file("steering_neox", "neox")] if NEOX is not None else []
     files += [benchmark_file("judge_bar_P", "all"), benchmark_file("study_search_P", "all")]
     files += [benchmark_file("causal_effects", m) for m in CFG.models + [DECOY]]
