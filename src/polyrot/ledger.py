@@ -271,7 +271,7 @@ def _firing(arm: str, frame: str, column: str, sites: str, agg: str, cohort: str
         direction="the anchor's SAE's codes on the anchor against its codes on the other model",
         sites=sites,
         cohort=cohort,
-        where={"frame": paper_frame},
+        where={"frame": paper_frame, "expansion": 8},
         agg=agg,
         preferred=("firing", column.removesuffix("_all"), {"frame": frame}),
         compare=("raw", "firing_study_recipe", column, {"frame": "raw"}) if frame == "rotated" else None,
@@ -349,6 +349,7 @@ _C_STUDY = (
 
 
 _ABOVE_NAIVE = ("naive", "ev_study_recipe", "naive_ev_scalar", {})
+_POOLED = "every R of the paper's sites pooled, each mapping the other model into the anchor's frame"
 
 
 def _ks_sd(n: str, n_reference: str) -> Column:
@@ -439,21 +440,32 @@ SOURCES: dict[str, Source | None] = {
         "haar_pooled",
         "ks_stat",
         "the paper's pooled two-sample KS of every |angle| (conjugates twice) against its sampled Haar pool",
+        direction=_POOLED,
         where={"sites": "paper"},
         se=_ks_sd("n_angles", "n_reference_angles"),
         control=("haar_power", "rejection_rate", {"test": "ks_pooled_paper", "alternative": "planes_at_pi"}),
         control_name="the pooled test's rejection rate of non-Haar rotations of the same |R - I|_F (power)",
     ),
     "pythia_pooled_ks_p": Source(
-        "neox", "haar_pooled", "ks_p", "the paper's pooled two-sample KS: its p-value", where={"sites": "paper"}
+        "neox",
+        "haar_pooled",
+        "ks_p",
+        "the paper's pooled two-sample KS: its p-value",
+        direction=_POOLED,
+        where={"sites": "paper"},
     ),
-    "pythia_pooled_n_matrices": Source("neox", "haar_pooled", "n_matrices", "count", where={"sites": "paper"}),
-    "pythia_pooled_n_angles": Source("neox", "haar_pooled", "n_angles", "count", where={"sites": "paper"}),
+    "pythia_pooled_n_matrices": Source(
+        "neox", "haar_pooled", "n_matrices", "count", direction=_POOLED, where={"sites": "paper"}
+    ),
+    "pythia_pooled_n_angles": Source(
+        "neox", "haar_pooled", "n_angles", "count", direction=_POOLED, where={"sites": "paper"}
+    ),
     "pythia_per_matrix_ks": Source(
         "neox",
         "haar_rotations",
         "ks_paper_stat",
         "the paper's per-matrix two-sample KS of all |angles| against its pooled Haar sample",
+        direction="R maps the other model into the anchor's frame",
         sites="paper",
         preferred=("haar_rotations", "ks_stat", {}),
         se=_ks_sd("ks_paper_n", "ks_paper_n_reference"),
