@@ -310,6 +310,17 @@ def _drift(column: str, sites: str = "layer3", arm: str = "neox", agg: str = "ea
     )
 
 
+def _drift_frobenius(arm: str, sites: str | tuple[str, ...], **kw: Any) -> Source:
+    """|R - I|_F between the checkpoints (the same R either way round); its Haar sd ~ 1/sqrt(2d)."""
+    return replace(
+        _drift("rotated", sites, arm, control=None, **kw),
+        column="frobenius_to_identity",
+        convention="|R - I|_F of the R fitted between the checkpoints",
+        preferred=("drift", "frobenius_to_identity", {"role": "early"}),
+        haar=("sqrt_2d", ("Haar sd ~ 1/sqrt(2d)", lambda f: 1.0 / f["sqrt_2d"])),
+    )
+
+
 def _bar(
     bar: str,
     column: str,
@@ -547,22 +558,8 @@ SOURCES: dict[str, Source | None] = {
     # checkpoints
     "toy_checkpoint_naive_ev": _drift("naive", "all", "toy", where={"expansion": 8}),
     "toy_checkpoint_rotated_ev": _drift("rotated", "all", "toy", where={"expansion": 8}),
-    "toy_checkpoint_frobenius_embedding": replace(
-        _drift("rotated", ("resid_pre_0",), "toy", where={"expansion": 8}),
-        column="frobenius_to_identity",
-        convention="|R - I|_F of the R fitted between the checkpoints",
-        preferred=("drift", "frobenius_to_identity", {"role": "early"}),
-        control=None,
-        haar=("sqrt_2d", ("Haar sd ~ 1/sqrt(2d)", lambda f: 1.0 / f["sqrt_2d"])),
-    ),
-    "toy_checkpoint_frobenius_late": replace(
-        _drift("rotated", "late", "toy", where={"expansion": 8}),
-        column="frobenius_to_identity",
-        convention="|R - I|_F of the R fitted between the checkpoints",
-        preferred=("drift", "frobenius_to_identity", {"role": "early"}),
-        control=None,
-        haar=("sqrt_2d", ("Haar sd ~ 1/sqrt(2d)", lambda f: 1.0 / f["sqrt_2d"])),
-    ),
+    "toy_checkpoint_frobenius_embedding": _drift_frobenius("toy", ("resid_pre_0",), where={"expansion": 8}),
+    "toy_checkpoint_frobenius_late": _drift_frobenius("toy", "late", where={"expansion": 8}),
     "pythia_checkpoint_self_ev": replace(
         _drift("self_insample", control=None), preferred=("drift", "self_ev_centred", {"role": "early"})
     ),
@@ -572,13 +569,7 @@ SOURCES: dict[str, Source | None] = {
         preferred=("drift", "rotated_ev_centred", {"role": "early"}),
         compare=("naive", "drift_paper_direction", "naive_ev_scalar", {}),
     ),
-    "pythia_checkpoint_frobenius": replace(
-        _drift("rotated", control=None),
-        column="frobenius_to_identity",
-        convention="|R - I|_F of the R fitted between the checkpoints",
-        preferred=("drift", "frobenius_to_identity", {"role": "early"}),
-        haar=("sqrt_2d", ("Haar sd ~ 1/sqrt(2d)", lambda f: 1.0 / f["sqrt_2d"])),
-    ),
+    "pythia_checkpoint_frobenius": _drift_frobenius("neox", "layer3"),
 }
 
 
