@@ -114,7 +114,8 @@ def score(ref: Weights, w: Weights) -> tuple[float, float]:
 # ---------------------------------------------------------------- the group's moves
 def rotate(w: Weights, Q: np.ndarray) -> Weights:
     """The stream rotated ``x ↦ x Q``: rows that write it (W_E, pos, W_O, W_out) times Q,
-    columns that read it (W_Q, W_K, W_V, W_in, the unembeddings) by Qᵀ."""
+    columns that read it (W_Q, W_K, W_V, W_in, the unembeddings) by Qᵀ. Arrays or tensors
+    alike (the refinement differentiates through it)."""
     out = dict(w)
     for k in ("W_E", "pos"):
         out[k] = w[k] @ Q
@@ -331,8 +332,6 @@ def refine(ref: Weights, aligned: Weights, steps: int = 400, lr: float = 5e-2) -
     names = tensor_names(ref)
     W = {k: torch.from_numpy(aligned[k]).float() for k in names}
     T = {k: torch.from_numpy(ref[k]).float() for k in names}
-    writes = {"W_E", "pos"} | {k for k in names if k.endswith(("W_O", "W_out"))}
-    reads = {k for k in names if k.endswith(("W_Q", "W_K", "W_V", "W_in")) or k in parametric.IO_TENSORS[1:]}
     d = W["W_E"].shape[1]
     eye = torch.eye(d)
     A = torch.zeros(d, d, requires_grad=True)
@@ -344,8 +343,7 @@ def refine(ref: Weights, aligned: Weights, steps: int = 400, lr: float = 5e-2) -
         return torch.linalg.solve(eye - skew, eye + skew)
 
     def moved(R: torch.Tensor) -> dict[str, torch.Tensor]:
-        Q = R.T  # the study's x ↦ R x on column vectors is x ↦ x Rᵀ on rows
-        return {k: W[k] @ Q if k in writes else Q.T @ W[k] if k in reads else W[k] for k in names}
+        return rotate(W, R.T)  # the study's x ↦ R x on column vectors is x ↦ x Rᵀ on rows
 
     best: tuple[tuple[float, float], torch.Tensor | None, int] = ((np.inf, np.inf), None, -1)
     for step in range(steps):
