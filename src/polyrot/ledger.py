@@ -703,7 +703,7 @@ def _column_name(column: Column) -> str:
 class Units:
     """Our units of one number: labels, values (compared), preferred values (shown),
     intervals, and per unit the spread (in the band's scale), the Haar (mean, sd) and, for a
-    comparison, whether it holds; ``rows`` the selected rows."""
+    comparison, whether it holds."""
 
     labels: list[str]
     values: list[float]
@@ -715,7 +715,6 @@ class Units:
     compare: list[bool] = field(default_factory=list)
     undefined: list[bool] = field(default_factory=list)
     alternative: list[float] = field(default_factory=list)
-    n_rows: int = 0
 
 
 LABEL_KEYS = ("cohort", "other", "model", "checkpoint", "head", "site", "expansion", "vector", "alpha")
@@ -791,7 +790,7 @@ def table_units(src: Source, ctx: RunContext, band: Mapping[str, Any], paper: Pa
     sib = pd.Series(spreads, index=pool.index, dtype=object).reindex(rows.index)
     rows = rows.assign(_z=z_values, _sib=sib.tolist())
     agg = src.agg
-    out = Units([], [], [], n_rows=len(rows))
+    out = Units([], [], [])
 
     def haar_of(g: pd.DataFrame, stat: str) -> tuple[float, float] | None:
         if src.haar is None:
