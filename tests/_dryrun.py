@@ -1,7 +1,8 @@
 """Many Snakemake dry-runs of one workflow copy, fast: ``python _dryrun.py WORKDIR CONFIG...``
 prints one JSON object per config file: the rules of the jobs Snakemake would run
-(``needrun``, as ``snakemake -n`` decides it against the results in WORKDIR) and every
-job's params and inputs (``jobs``, for comparing two configs' DAGs without a run).
+(``needrun``, as ``snakemake -n`` decides it against the results in WORKDIR), every
+job's params and inputs (``jobs``, for comparing two configs' DAGs without a run) and the
+rules the workflow declares ``localrule: True`` (``localrules``).
 
 Importing Snakemake's plugins costs ~10 s; each dry-run is a fork of one warm process, so
 a config costs about a second and no state leaks from one dry-run into the next.
@@ -46,7 +47,11 @@ def dry_run(args: tuple[str, str]) -> dict:
                 }
                 for job in dag.jobs
             }
-            return {"needrun": sorted(job.rule.name for job in dag.needrun_jobs()), "jobs": jobs}
+            return {
+                "needrun": sorted(job.rule.name for job in dag.needrun_jobs()),
+                "jobs": jobs,
+                "localrules": sorted(workflow._localrules),
+            }
     except Exception as e:  # a config the workflow refuses: report it, do not hide it
         return {"error": f"{type(e).__name__}: {e}"}
 
