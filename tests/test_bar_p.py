@@ -107,4 +107,4 @@ def test_command_line(tmp_path, pair):
     proc = subprocess.run(
         [*cli, str(tmp_path / "ref.safetensors"), str(tmp_path / "bad.safetensors")], capture_output=True, text=True
     )
-    assert proc.returncode == 2 and "is not a toy model" in proc.stderr
+    assert proc.returncode == 2 and "not a toy model" in proc.stderr

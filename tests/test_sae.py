@@ -241,8 +241,7 @@ def test_cli_trains_one_sae_per_cache_and_reads_the_heldout_split(tmp_path, caps
     assert header[-4:] == ["ev_centred", "ev_scalar", "l0", "dead_fraction"]
     assert [(r[0], r[1]) for r in rows] == [(str(paths[0]), "fit"), (str(paths[0]), "heldout"), (str(paths[2]), "fit")]
     assert all(0 <= float(r[header.index("l0")]) <= 32 for r in rows)
-    with pytest.raises(SystemExit):
-        main([str(tmp_path / "missing.fit.npz")])
+    assert main([str(tmp_path / "missing.fit.npz")]) == 2
 
 
 def test_the_study_recipe_initialises_as_the_study_draws_it() -> None:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from polyrot import atomic
+from polyrot import atomic, files
 
 SPLITS = ("fit", "heldout")
 
@@ -50,7 +50,8 @@ def write_cache(path: str | os.PathLike[str], cache: Cache) -> None:
 
 
 def read_cache(path: str | os.PathLike[str]) -> Cache:
-    with np.load(path) as data:
+    """A cache ``write_cache`` wrote; ``files.BadFile`` if the file is not one."""
+    with files.open_npz(path, ("acts", "token", "position", "sequence")) as data:
         return Cache(data["acts"], data["token"], data["position"], data["sequence"])
 
 

@@ -44,11 +44,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from safetensors import safe_open
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 from tqdm.auto import tqdm
 
-from polyrot import atomic, metrics
+from polyrot import atomic, files, metrics
 
 Array = np.ndarray | torch.Tensor
 
@@ -351,11 +350,10 @@ def save_sae(sae: SAE, path: str | os.PathLike[str], meta: dict) -> None:
 
 def load_sae(path: str | os.PathLike[str]) -> tuple[SAE, dict]:
     """``(sae, meta)`` from a file ``save_sae`` wrote; the SAE is on the CPU."""
-    with safe_open(str(path), framework="pt") as fh:
-        header = fh.metadata() or {}
+    header = files.safetensors_metadata(path)
     if META_KEY not in header:
-        raise ValueError(f"{path}: no {META_KEY!r} metadata; not written by polyrot.sae.save_sae")
-    tensors = load_file(str(path))
+        raise files.BadFile(path, f"no {META_KEY!r} metadata; not written by polyrot.sae.save_sae")
+    tensors = files.load_safetensors(path, "pt")
     d_sae, d = tensors["W_dec"].shape
     sae = SAE(d, d_sae)
     sae.load_state_dict(tensors)
@@ -381,8 +379,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         acts = [activations.read_cache(p).acts for p in args.caches]
-    except (OSError, KeyError, ValueError) as e:
-        parser.error(f"cannot read a cache: {e}")
+    except (OSError, ValueError) as e:  # files.BadFile is a ValueError naming the file
+        print(f"error: cannot read a cache: {e}", file=sys.stderr)
+        return 2
     cfg = SAEConfig(args.expansion, args.l1, args.lr, args.batch_size, args.steps, args.seed)
     saes = train_saes_stacked(acts, cfg, device=args.device, progress=sys.stderr.isatty())
     cols = ("ev_centred", "ev_scalar", "l0", "dead_fraction")

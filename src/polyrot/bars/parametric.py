@@ -382,16 +382,15 @@ def unit(ref: str, model: str, result: Result) -> dict[str, Any]:
 
 
 def load_toy(path: str | Path) -> tuple[Weights, int]:
-    """A saved toy model's folded weights and its number of heads; ``ValueError`` if the
-    file is not a toy model."""
-    from safetensors.numpy import load_file
-
+    """A saved toy model's folded weights and its number of heads; ``files.BadFile`` (a
+    ``ValueError``) if the file is not a toy model."""
+    from polyrot import files
     from polyrot.toy.transformer import ToyConfig
 
-    state = load_file(str(path))
+    state = files.load_safetensors(path, "numpy")
     needed = {*IO_TENSORS, "ln_final.gain", "blocks.0.W_Q", "blocks.0.ln1.gain"}
     if not needed <= set(state):
-        raise ValueError(f"{path} is not a toy model (missing {sorted(needed - set(state))})")
+        raise files.BadFile(path, f"not a toy model (missing {sorted(needed - set(state))})")
     return fold_gains(state), ToyConfig().n_heads
 
 

@@ -75,9 +75,9 @@ def study_weights(state: Mapping[str, Any], n_ctx: int | None = None) -> Weights
 
 def load(path: str | Path) -> Weights:
     """``study_weights`` of a saved toy model."""
-    from safetensors.numpy import load_file
+    from polyrot import files
 
-    return study_weights(load_file(str(path)))
+    return study_weights(files.load_safetensors(path, "numpy"))
 
 
 def tensor_names(w: Mapping[str, np.ndarray]) -> list[str]:

@@ -105,10 +105,3 @@ def save_vectors(path: str, vectors: dict[str, SteeringVector]) -> None:
     arrays = {name: v.vector for name, v in vectors.items()}
     arrays |= {f"{name}.sign": np.asarray(v.sign) for name, v in vectors.items()}
     atomic.atomic_savez(path, site=np.asarray(sites.pop()), **arrays)
-
-
-def load_vectors(path: str) -> dict[str, SteeringVector]:
-    with np.load(path) as data:
-        site = str(data["site"])
-        names = [k for k in data.files if k != "site" and not k.endswith(".sign")]
-        return {n: SteeringVector(n, site, data[n], float(data[f"{n}.sign"])) for n in names}

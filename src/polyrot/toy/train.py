@@ -31,7 +31,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 
-from polyrot import atomic
+from polyrot import atomic, files
 from polyrot.config import FamilyConfig, TaskConfig, TrainConfig, stable_hash
 from polyrot.toy.data import StackStream, batches, data_seed
 from polyrot.toy.evaluation import eval_sets, evaluate, loss_fn
@@ -102,23 +102,11 @@ def list_checkpoints(model_dir: Path) -> list[int]:
 
 
 def load_weights(path: str | Path, device: str | torch.device = "cpu") -> ToyTransformer:
-    """A ToyTransformer with weights from a safetensors file."""
+    """A ToyTransformer with weights from a safetensors file (``files.BadFile`` if it is not
+    a readable one)."""
     model = ToyTransformer()
-    model.load_state_dict(load_file(str(path), device=str(device)))
+    model.load_state_dict(files.load_safetensors(path, "pt", device=str(device)))
     return model.to(device)
-
-
-def _write_checkpoint(
-    model_dir: Path, model: ToyTransformer, opt: torch.optim.Optimizer, state: RunState, rows: list[dict], metrics: dict
-) -> None:
-    with atomic.atomic_dir(model_dir / step_dir_name(state.step)) as tmp:
-        save_file(
-            {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, str(tmp / "model.safetensors")
-        )
-        torch.save(opt.state_dict(), tmp / "optim.pt")
-        pd.DataFrame(rows).to_csv(tmp / "log.tsv", sep="\t", index=False)
-        meta = {**asdict(state), "metrics": metrics}
-        (tmp / "meta.json").write_text(atomic.dumps(meta))
 
 
 def _prune(model_dir: Path, state: RunState, keep_all: bool) -> None:
