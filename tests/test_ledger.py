@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from polyrot import haar, ledger, prereg, verdicts
+from polyrot import claims, haar, ledger, prereg, selection, verdicts
 from polyrot.steering import tables as steering_tables
 
 NUMBER = re.compile(r"(?<![\d.])[-+]?\d+(?:\.\d+)?(?:e[-+]?\d+)?")
@@ -261,7 +261,9 @@ def test_a_number_this_run_does_not_compute_says_so(ctx):
 
 def test_a_missing_column_is_an_error_not_an_empty_row(ctx):
     with pytest.raises(KeyError, match="selects on column 'vector'"):
-        ledger.select(pd.DataFrame({"a": [1]}), {"vector": "depth"})
+        selection.select(pd.DataFrame({"a": [1]}), {"vector": "depth"}, "a ledger row")
+    with pytest.raises(KeyError, match="has no 'site' column"):
+        selection.select_sites(pd.DataFrame({"a": [1]}), ["resid_mid_0"], "a ledger row")
 
 
 def test_pythia_numbers_are_not_judged_on_a_stand_in(ctx, tmp_path):
@@ -492,3 +494,39 @@ def test_a_passing_verdict_is_fragile_when_any_unit_is():
     assert units[0]["margin"] == pytest.approx(0.2 / pd.Series([-0.2, -0.22]).std())
     assert not units[0]["fragile"] and units[2]["fragile"]
     assert record["fragile"] and record["worst_margin"] == pytest.approx(0.5 / pd.Series([-0.5, -1.5]).std())
+
+
+def test_claims_and_the_ledger_select_the_same_rows(tmp_path):
+    """One selector: a claim and a ledger row with the same table, sites and equalities
+    select the same rows, numbers compared as numbers and booleans as booleans."""
+    frame = pd.DataFrame(
+        {
+            "cohort": ["A", "A", "B", "A"],
+            "site": ["resid_pre_0", "resid_mid_0", "resid_mid_0", "resid_post_0"],
+            "alpha": [2.0, 2.0, 2.0, 1.0],
+            "shared_io": [True, True, False, True],
+            "value": [1.0, 2.0, 3.0, 4.0],
+        }
+    )
+    path = tmp_path / "t.tsv"
+    frame.to_csv(path, sep="\t", index=False)
+    sites = ["resid_pre_0", "resid_mid_0", "resid_post_0"]
+    where = {"alpha": 2, "shared_io": True}
+    spec = {"table": "t", "column": "value", "sites": "internal", "where": where, "comparison": ">", "threshold": 0}
+    by_claim = [u["value"] for u in claims.claim_units(spec, {("toy", "t"): path}, {"toy": sites})]
+    src = ledger.Source(arm="toy", table="t", column="value", convention="", sites="internal", where=where)
+    context = ledger.RunContext(
+        tables={("toy", "t"): str(path)}, bars={}, sites={"toy": sites}, cohorts={}, neox_is_pythia=False
+    )
+    assert by_claim == ledger._selected(src, context)["value"].tolist() == [2.0]
+    with pytest.raises(KeyError, match="lacks"):
+        claims.claim_units({**spec, "where": {"vector": "depth"}}, {("toy", "t"): path}, {"toy": sites})
+
+
+def test_one_fragility_rule_for_verdicts_and_ledger_rows():
+    """A passing whole is fragile when any unit is; a failing one only when every failing
+    unit is; the margin is the smallest of the deciding units'."""
+    assert verdicts.fragility([True, True], [3.0, 0.5], [False, False]) == ([False, True], True, 0.5)
+    assert verdicts.fragility([True, False], [0.5, -2.0], [False, False]) == ([True, False], False, -2.0)
+    assert verdicts.fragility([False, False], [-0.5, None], [False, True]) == ([True, True], True, -0.5)
+    assert verdicts.fragility([True], [None], [False]) == ([False], False, None)

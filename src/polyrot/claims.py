@@ -1,10 +1,11 @@
 """Turning a preregistered claim into judged units: which table, which column, which rows.
 
 A claim in preregistration.md names ``table`` (a per-arm audit, Haar or drift table, or an
-arm-free one: ``haar_power``, ``decoy``), ``column``, optionally ``sites: internal`` (every
-audited site but the first, the embedding; only for per-arm tables) and ``where``
-(equalities on other columns, e.g. ``{frame: raw}``), plus the comparison and threshold
-that ``verdicts`` applies to every selected row. Where the table has the columns
+arm-free one: ``haar_power``, ``decoy``), ``column``, optionally ``sites`` (a site set of
+``polyrot.selection.site_set``, e.g. ``internal``: every audited site but the first, the
+embedding; only for per-arm tables) and ``where`` (equalities on other columns, e.g.
+``{frame: raw}``), plus the comparison and threshold that ``verdicts`` applies to every
+selected row. Rows are selected by ``polyrot.selection``, as the ledger selects them. Where the table has the columns
 ``<column>_ci95_lo`` and ``<column>_ci95_hi`` (a bootstrap over held-out sequences), each unit
 carries that interval as ``ci95``.
 """
@@ -16,6 +17,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pandas as pd
+
+from polyrot import selection
 
 KEY_COLUMNS = (
     "bar",
@@ -39,28 +42,26 @@ KEY_COLUMNS = (
 def claim_units(
     spec: Mapping[str, Any],
     tables: Mapping[tuple[str, str], str | os.PathLike[str]],
-    internal_sites: Mapping[str, Sequence[str]],
+    arm_sites: Mapping[str, Sequence[str]],
 ) -> list[dict[str, Any]]:
     """One unit per selected row of the claim's table in every arm.
 
     ``tables`` maps (arm, table name) to a TSV path (arm ``"all"`` for tables that belong to
-    no arm, such as the Haar power table); ``internal_sites`` maps arm to its internal sites.
+    no arm, such as the Haar power table); ``arm_sites`` maps arm to its audited sites.
     """
     units = []
+    which = spec.get("sites", "all")
     for (arm, table), path in sorted(tables.items()):
         if table != spec["table"]:
             continue
+        what = f"claim on {path}"
         frame = pd.read_csv(path, sep="\t", comment="#")
-        if spec.get("sites", "all") == "internal":
-            frame = frame[frame["site"].isin(internal_sites[arm])]
-        for key, value in (spec.get("where") or {}).items():
-            if key not in frame:
-                raise KeyError(f"claim selects on column {key!r}, which is not in {path}")
-            frame = frame[frame[key] == value]
+        if which != "all":
+            frame = selection.select_sites(frame, selection.site_set(which, arm_sites[arm]), what)
+        frame = selection.select(frame, spec.get("where") or {}, what)
         if frame.empty:
             continue  # this arm has no rows the claim is about (a toy-only claim on the GPT-NeoX table)
-        if spec["column"] not in frame:
-            raise KeyError(f"claim column {spec['column']!r} is not in {path}")
+        selection.column(frame, spec["column"], what)
         # a bootstrap interval over held-out sequences, where the table carries one
         lo, hi = f"{spec['column']}_ci95_lo", f"{spec['column']}_ci95_hi"
         for _, row in frame.iterrows():

@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from polyrot import atomic, audit, verdicts
+from polyrot import atomic, selection, verdicts
 
 KINDS = ("point", "range", "at_least", "at_most", "per_unit")
 REPRODUCED = "reproduced"
@@ -649,50 +649,10 @@ def read_table(ctx: RunContext, arm: str, table: str) -> pd.DataFrame | None:
     return pd.read_csv(path, sep="\t", comment="#")
 
 
-def site_set(which: str | Sequence[str], sites: Sequence[str], layer3: str | None) -> list[str]:
-    """The sites a row's symbolic ``sites`` names among this arm's audited ``sites``."""
-    if not isinstance(which, str):
-        return [s for s in which if s in sites]
-    paper = audit.paper_sites(sites)
-    chosen = {
-        "all": list(sites),
-        "internal": audit.internal_sites(sites),
-        "paper": paper,
-        "middle": paper[1:-1],
-        "last": paper[-1:],
-        "late": [s for s in ("resid_post_1", "resid_pre_2") if s in sites],
-        "layer3": [layer3] if layer3 in sites else [],
-        "from_layer2": [
-            s for s in paper if s == audit.FINAL_NORM_SITE or (s.startswith("resid_post_") and int(s[11:]) >= 2)
-        ],
-        "study_firing": [
-            s for s in ("resid_mid_0", "resid_post_0", "resid_pre_1", "resid_post_1", "resid_pre_2") if s in sites
-        ],
-    }
-    if which not in chosen:
-        raise ValueError(f"unknown site set {which!r} (known: {sorted(chosen)})")
-    return chosen[which]
-
-
-def select(frame: pd.DataFrame, where: Mapping[str, Any], what: str = "") -> pd.DataFrame:
-    """The rows of ``frame`` with every ``where`` column equal to its value (numbers compared
-    as numbers); a column the table lacks is an error, not an empty selection."""
-    for key, value in where.items():
-        if key not in frame:
-            raise KeyError(f"{what or 'a ledger row'} selects on column {key!r}, which the table lacks")
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            frame = frame[pd.to_numeric(frame[key], errors="coerce") == value]
-        else:
-            frame = frame[frame[key].astype(str) == str(value)]
-    return frame
-
-
 def _values(rows: pd.DataFrame, column: Column) -> pd.Series:
     if isinstance(column, tuple):
         return column[1](rows).astype(float)
-    if column not in rows:
-        raise KeyError(f"the table lacks column {column!r}")
-    return rows[column].astype(float)
+    return selection.column(rows, column, "a ledger row")
 
 
 def _column_name(column: Column) -> str:
@@ -748,8 +708,11 @@ def _selected(src: Source, ctx: RunContext, siblings: bool = False) -> pd.DataFr
     frame = read_table(ctx, src.arm, src.table)
     if frame is None:
         return None
-    if "site" in frame and src.sites != "all":
-        frame = frame[frame["site"].isin(site_set(src.sites, ctx.sites.get(src.arm, []), ctx.neox_layer3))]
+    what = f"ledger source {src.table}"
+    if src.sites != "all":
+        frame = selection.select_sites(
+            frame, selection.site_set(src.sites, ctx.sites.get(src.arm, []), ctx.neox_layer3), what
+        )
     if src.cohort is not None:
         if "cohort" not in frame:
             raise KeyError(f"a ledger row selects cohort {src.cohort}, but {src.table} has no cohort column")
@@ -758,7 +721,7 @@ def _selected(src: Source, ctx: RunContext, siblings: bool = False) -> pd.DataFr
     if siblings and "role" in where:
         role = where.pop("role")
         frame = frame[(frame["role"] == "decoy") == (role == "decoy")]
-    return select(frame, where, f"ledger source {src.table}")
+    return selection.select(frame, where, what)
 
 
 def _groups(rows: pd.DataFrame, agg: str) -> list[pd.DataFrame]:
@@ -1009,7 +972,7 @@ def _fmt_units(units: Units, named: bool) -> str:
 
 
 def _subset(src: Source, ctx: RunContext) -> str:
-    sites = site_set(src.sites, ctx.sites.get(src.arm, []), ctx.neox_layer3) if ctx.sites.get(src.arm) else []
+    sites = selection.site_set(src.sites, ctx.sites.get(src.arm, []), ctx.neox_layer3) if ctx.sites.get(src.arm) else []
     parts = [f"arm {src.arm}", f"table {src.table}"]
     if src.cohort:
         parts.append(f"cohort {src.cohort}")
@@ -1132,22 +1095,14 @@ def _fragility(
     intervals: Sequence[tuple[float, float] | None],
     bands: Sequence[Sequence[tuple[float, float]]],
 ) -> dict[str, Any]:
-    """The registered fragility rule applied to a row's units against the edges of its band."""
+    """The registered fragility rule (``verdicts.fragility``) applied to a row's units
+    against the edges of its band: inside the band is the passing side."""
     straddles = [
         iv is not None and any(iv[0] <= edge <= iv[1] for part in b for edge in part if math.isfinite(edge))
         for iv, b in zip(intervals, bands, strict=True)
     ]
-    near = [m is not None and abs(m) < 1 for m in margins]
-    unit_fragile = [a or b for a, b in zip(near, straddles, strict=True)]
-    if all(inside):  # any unit could flip the row (the same rule as a verdict's)
-        known = [m for m in margins if m is not None]
-        fragile = any(unit_fragile)
-    else:
-        outside = [i for i, ok in enumerate(inside) if not ok]
-        known = [margins[i] for i in outside if margins[i] is not None]
-        fragile = all(unit_fragile[i] for i in outside)
-    worst = min(known) if known else None
-    return {"fragile": bool(fragile), "margin": "" if worst is None else _fmt(worst)}
+    _, fragile, worst = verdicts.fragility(inside, margins, straddles)
+    return {"fragile": fragile, "margin": "" if worst is None else _fmt(worst)}
 
 
 def ledger(

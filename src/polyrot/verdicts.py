@@ -77,21 +77,41 @@ def margin(distance: float, spread: float | None) -> float | None:
     return math.copysign(math.inf, distance) if distance else 0.0
 
 
-def add_fragility(units: list[dict[str, Any]], spec: dict[str, Any]) -> None:
+def fragility(
+    passing: Sequence[bool], margins: Sequence[float | None], straddles: Sequence[bool]
+) -> tuple[list[bool], bool, float | None]:
+    """The registered fragility rule (amended 2026-11-28), the one place it is written: for
+    a verdict's units against its threshold, and for a ledger row's units against the edges
+    of its band.
+
+    A unit is fragile when its margin (its distance to the edge in spreads of its sibling
+    group) is under one, or its interval straddles the edge. A passing whole (every unit
+    passes) is fragile when any unit is, since any of them could flip it; a failing whole
+    when every failing unit is. Returns each unit's flag, the whole's, and the smallest
+    margin of the units that decide it (the failing ones, or all when none fails)."""
+    unit = [bool((m is not None and abs(m) < 1) or s) for m, s in zip(margins, straddles, strict=True)]
+    failing = [i for i, ok in enumerate(passing) if not ok]
+    deciding = failing or list(range(len(unit)))
+    known = [margins[i] for i in deciding if margins[i] is not None]
+    whole = all(unit[i] for i in failing) if failing else any(unit)
+    return unit, whole, min(known) if known else None
+
+
+def add_fragility(units: list[dict[str, Any]], spec: dict[str, Any]) -> tuple[bool, float | None]:
     """Each unit's ``margin`` (distance to the threshold, positive on the passing side, in
     sample standard deviations of its sibling group; None with fewer than two finite
-    siblings), ``spread`` and ``fragile`` (|margin| < 1, or an interval containing the
-    threshold), in place."""
+    siblings), ``spread`` and ``fragile`` (``fragility``; an interval that contains the
+    threshold straddles it), in place; returns the whole's flag and deciding margin."""
     threshold, sign = float(spec["threshold"]), 1.0 if spec["comparison"] == ">" else -1.0
     for u, s in zip(units, sibling_spreads(units), strict=True):
         u["spread"] = s
         u["margin"] = margin(sign * (u["value"] - threshold), s)
-        u["fragile"] = bool((u["margin"] is not None and abs(u["margin"]) < 1) or u.get("uncertain", False))
-
-
-def _smallest_margin(units: list[dict[str, Any]]) -> float | None:
-    margins = [u["margin"] for u in units if u["margin"] is not None]
-    return min(margins) if margins else None
+    flags, whole, worst = fragility(
+        [u["verdict"] == "PASS" for u in units], [u["margin"] for u in units], [u.get("uncertain", False) for u in units]
+    )
+    for u, f in zip(units, flags, strict=True):
+        u["fragile"] = f
+    return whole, worst
 
 
 def judge_units(units: list[dict[str, Any]], spec: dict[str, Any]) -> dict[str, Any]:
@@ -103,7 +123,7 @@ def judge_units(units: list[dict[str, Any]], spec: dict[str, Any]) -> dict[str, 
         raise ValueError("a bar needs at least one unit to judge")
     for u in units:
         u.update(judge_value(u["value"], spec, u.get("ci95")))
-    add_fragility(units, spec)
+    fragile, worst_margin = add_fragility(units, spec)
     sign = 1.0 if spec["comparison"] == "<" else -1.0
     # a value that is not finite (an undefined correlation) is the worst
     worst = max(units, key=lambda u: sign * u["value"] if math.isfinite(u["value"]) else math.inf)
@@ -116,8 +136,8 @@ def judge_units(units: list[dict[str, Any]], spec: dict[str, Any]) -> dict[str, 
         "ratio_to_threshold": worst["ratio_to_threshold"],
         "near_miss": bool(failing) and all(u["near_miss"] for u in failing),
         "uncertain": any(u.get("uncertain", False) for u in units),
-        "worst_margin": _smallest_margin(failing or units),
-        "fragile": all(u["fragile"] for u in failing) if failing else any(u["fragile"] for u in units),
+        "worst_margin": worst_margin,
+        "fragile": fragile,
         "n_units": len(units),
         "n_failing": len(failing),
         "n_fragile": sum(u["fragile"] for u in units),

@@ -158,8 +158,8 @@ rule judge_claims:
     params:
         tables=CLAIM_TABLES,
         claims=AUDIT_CLAIMS,
-        # sites of each arm that "internal" claims cover: the residual sites but the embedding
-        internal_sites={arm: polyrot.audit.internal_sites(spec["sites"]) for arm, spec in ARMS.items()},
+        # each arm's audited sites, among which a claim's `sites` selects (polyrot.selection)
+        sites={arm: spec["sites"] for arm, spec in ARMS.items()},
     log:
         log_file("judge_claims"),
     localrule: True

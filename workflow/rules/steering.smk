@@ -149,7 +149,7 @@ rule judge_steering_claims:
     params:
         tables=STEERING_CLAIM_TABLES,
         claims=STEERING_CLAIMS,
-        internal_sites={arm: polyrot.audit.internal_sites(spec["sites"]) for arm, spec in ARMS.items()},
+        sites={arm: spec["sites"] for arm, spec in ARMS.items()},
     log:
         log_file("judge_steering_claims"),
     localrule: True

@@ -8,14 +8,14 @@ from polyrot.scripting import run_script
 def main(smk) -> None:
     reg = prereg.load(*smk.input.prereg)
     tables = {(t["arm"], t["table"]): t["path"] for t in smk.params.tables}
-    internal = dict(smk.params.internal_sites)
+    sites = dict(smk.params.sites)
     lines = []
     for name, out in zip(smk.params.claims, smk.output, strict=True):
         spec = reg.claim(name)
         record = verdicts.write_verdict(
             out,
             name,
-            claim_units(spec, tables, internal),
+            claim_units(spec, tables, sites),
             reg,
             config.stable_hash(dict(smk.params.items())),
             smk.input,
