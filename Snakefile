@@ -30,18 +30,18 @@ wildcard_constraints:
     expansion=r"\d+",
 
 
+# by stage, in the order the study runs; judge.smk holds every claim, gate and the ledger
 include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
-include: "workflow/rules/bars.smk"
-include: "workflow/rules/figures.smk"
 include: "workflow/rules/neox.smk"
+include: "workflow/rules/bars.smk"
 include: "workflow/rules/audit.smk"
 include: "workflow/rules/haar.smk"
 include: "workflow/rules/drift.smk"
 include: "workflow/rules/steering.smk"
+include: "workflow/rules/judge.smk"
+include: "workflow/rules/figures.smk"
 include: "workflow/rules/job_timings.smk"
-include: "workflow/rules/report.smk"
-include: "workflow/rules/ledger.smk"
 
 
 rule all:

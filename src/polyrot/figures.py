@@ -337,13 +337,17 @@ def _units_of(record: Mapping) -> list[tuple[str, dict]]:
 
 
 def figure4(records: Mapping[str, Mapping], scatter: Mapping[str, str]) -> Figure:
-    """The four bars: every unit's statistic against its threshold (log axis for B and P,
+    """Every bar of ``records`` (bar -> verdict, in the run plan's order), one panel each:
+    every unit's statistic against its threshold (log axis for "<" bars such as B and P,
     with 95% intervals where they exist; Pearson r for C and Pr, attribution patching as
     hollow markers beside IG), then predicted against measured causal effects (C) for the
     units named in ``scatter`` (title -> unit id of the C verdict)."""
     colours = {"within": "#1f77b4", "cross": "#ff7f0e", "decoy": "#d62728"}
-    fig, axes = plt.subplots(2, 3, figsize=(15, 9.5), layout="constrained")
-    for ax, bar in zip(axes.flat[:4], ("B", "P", "C", "Pr"), strict=True):
+    bars = list(records)
+    scatter = scatter if "C" in records else {}
+    rows = -(-(len(bars) + len(scatter)) // 3)
+    fig, axes = plt.subplots(rows, 3, figsize=(15, 4.75 * rows), layout="constrained", squeeze=False)
+    for ax, bar in zip(axes.flat[: len(bars)], bars, strict=True):
         rec = records[bar]
         units = _units_of(rec)
         x = np.arange(len(units))
@@ -367,15 +371,18 @@ def figure4(records: Mapping[str, Mapping], scatter: Mapping[str, str]) -> Figur
         ax.set_ylabel(BAR_STATISTIC.get(bar, "statistic"))
         ax.set_xlabel("unit (model, or model|reference)")
         ax.grid(alpha=0.3)
-    axes.flat[1].plot([], [], ls="--", color="k", lw=1, label="registered threshold")
-    axes.flat[1].plot([], [], ls="none", label=f"Bar P: a value of 0 is drawn at {BAR_FLOOR:g}")
+    axes.flat[0].plot([], [], ls="--", color="k", lw=1, label="registered threshold")
+    if "P" in records:
+        axes.flat[bars.index("P")].plot([], [], ls="none", label=f"Bar P: a value of 0 is drawn at {BAR_FLOOR:g}")
     handles: dict = {}
-    for ax in axes.flat[:4]:
+    for ax in axes.flat[: len(bars)]:
         for h, label in zip(*ax.get_legend_handles_labels(), strict=True):
             handles.setdefault(label, h)
     fig.legend(handles.values(), handles.keys(), loc="outside lower center", ncol=6, fontsize=8, frameon=False)
-    c_units = {u["unit"]: u for _, u in _units_of(records["C"])}
-    for ax, (title, unit_id) in zip(axes.flat[4:], scatter.items(), strict=False):
+    for ax in axes.flat[len(bars) + len(scatter) :]:
+        ax.set_visible(False)
+    c_units = {u["unit"]: u for _, u in _units_of(records["C"])} if scatter else {}
+    for ax, (title, unit_id) in zip(axes.flat[len(bars) :], scatter.items(), strict=False):
         rows = pd.DataFrame(c_units[unit_id]["components"])
         ax.plot(rows["measured_C"], rows["C_ig"], "o", label=f"IG (r = {c_units[unit_id]['value']:.3f})")
         r_ap = c_units[unit_id]["r_attribution_patching"]

@@ -107,7 +107,9 @@ def add_fragility(units: list[dict[str, Any]], spec: dict[str, Any]) -> tuple[bo
         u["spread"] = s
         u["margin"] = margin(sign * (u["value"] - threshold), s)
     flags, whole, worst = fragility(
-        [u["verdict"] == "PASS" for u in units], [u["margin"] for u in units], [u.get("uncertain", False) for u in units]
+        [u["verdict"] == "PASS" for u in units],
+        [u["margin"] for u in units],
+        [u.get("uncertain", False) for u in units],
     )
     for u, f in zip(units, flags, strict=True):
         u["fragile"] = f

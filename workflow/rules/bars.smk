@@ -161,38 +161,3 @@ rule decoy_table:
         CONDA_ENV
     script:
         "../scripts/decoy_table.py"
-
-
-for _bar in BARS:
-
-    rule:
-        # a gate with no output: it always runs, prints the verdict, and fails if strict
-        name:
-            f"bar_{_bar}"
-        input:
-            verdict_file("bars", _bar),
-        params:
-            strict=CFG.strict_bars,
-        log:
-            log_file(f"bar_{_bar}"),
-        localrule: True
-        conda:
-            CONDA_ENV
-        script:
-            "../scripts/gate_check.py"
-
-
-rule bars:
-    input:
-        [verdict_file("bars", bar) for bar in BARS],
-    output:
-        report_file(ensure(verdict_file("bars", "summary"), non_empty=True), "bars_summary.rst", "H6", "toy"),
-    params:
-        strict=CFG.strict_bars,
-    log:
-        log_file("bars"),
-    localrule: True
-    conda:
-        CONDA_ENV
-    script:
-        "../scripts/gate_summary.py"

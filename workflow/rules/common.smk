@@ -4,8 +4,9 @@
 # pattern a rule declares; a concrete name gives one file.
 import os
 
-import polyrot.config
 import polyrot.audit
+import polyrot.config
+import polyrot.figure_jobs
 import polyrot.prereg
 
 # Validate before any job starts: an unknown key, a wrong type or an impossible value stops
@@ -318,8 +319,9 @@ def report_file(path, caption, category, subcategory=None):
     )
 
 
-# `snakemake figures` (report.smk): the figure rules it redraws, each as its rule declares it.
-FIGURE_RULES = ["training_curves", "figure1", "figure2", "figure3", "figure4"] + (["drift_figure"] if DRIFT_ARMS else [])
+# `snakemake figures` (figures.smk) redraws every figure of the registry
+# (polyrot.figure_jobs.JOBS; the drift figure where drift runs), each as its own rule declares it.
+FIGURE_RULES = [name for name in polyrot.figure_jobs.JOBS if name != "drift_figure" or DRIFT_ARMS]
 
 
 def _figure_job(name):

@@ -69,18 +69,3 @@ rule drift:
         CONDA_ENV
     script:
         "../scripts/drift.py"
-
-
-rule drift_figure:
-    input:
-        tables=[drift_file(arm) for arm in DRIFT_ARMS],
-    output:
-        **figure_files("drift", "drift.rst", "H5", " and ".join(ARM_NAMES[a] for a in DRIFT_ARMS)),
-    params:
-        arms=DRIFT_ARMS,
-    log:
-        log_file("drift_figure"),
-    conda:
-        CONDA_ENV
-    script:
-        "../scripts/drift_figure.py"

@@ -1,4 +1,5 @@
-# Figures: data in, figure out (one function each in polyrot.figures).
+# Figures: data in, figure out. Every figure rule runs scripts/figure.py, which draws the job
+# that polyrot.figure_jobs.JOBS (the figure registry) holds under the rule's name.
 
 
 rule training_curves:
@@ -14,7 +15,7 @@ rule training_curves:
     conda:
         CONDA_ENV
     script:
-        "../scripts/training_curves.py"
+        "../scripts/figure.py"
 
 
 rule figure1:
@@ -35,7 +36,7 @@ rule figure1:
     conda:
         CONDA_ENV
     script:
-        "../scripts/figure1.py"
+        "../scripts/figure.py"
 
 
 rule figure4:
@@ -59,7 +60,7 @@ rule figure4:
     conda:
         CONDA_ENV
     script:
-        "../scripts/figure4.py"
+        "../scripts/figure.py"
 
 
 rule figure3:
@@ -80,4 +81,52 @@ rule figure3:
     conda:
         CONDA_ENV
     script:
-        "../scripts/figure3.py"
+        "../scripts/figure.py"
+
+
+rule figure2:
+    input:
+        power=rules.haar_power.output[0],
+        rotations=[haar_file(arm, "rotations") for arm in ARMS],
+        matrices=[rotation_file(arm, k["anchor"], k["other"], k["site"], "npy") for arm in ARMS for k in haar_rotation_keys(arm)],
+    output:
+        **figure_files("figure2", "figure2.rst", "H3", ALL_ARMS),
+    params:
+        haar=CFG.params("haar"),
+    log:
+        log_file("figure2"),
+    conda:
+        CONDA_ENV
+    script:
+        "../scripts/figure.py"
+
+
+rule drift_figure:
+    input:
+        tables=[drift_file(arm) for arm in DRIFT_ARMS],
+    output:
+        **figure_files("drift", "drift.rst", "H5", " and ".join(ARM_NAMES[a] for a in DRIFT_ARMS)),
+    params:
+        arms=DRIFT_ARMS,
+    log:
+        log_file("drift_figure"),
+    conda:
+        CONDA_ENV
+    script:
+        "../scripts/figure.py"
+
+
+# `snakemake figures`: every paper figure redrawn from the results already on disk. The rule
+# has no input (so nothing upstream is rerun, however stale) and no output (so it always
+# runs); each figure rule's inputs, params and outputs reach it as params, and its script
+# calls the same job (polyrot.figure_jobs) as that figure's own rule.
+rule figures:
+    params:
+        jobs={name: _figure_job(name) for name in FIGURE_RULES},
+    log:
+        log_file("figures"),
+    localrule: True
+    conda:
+        CONDA_ENV
+    script:
+        "../scripts/regenerate_figures.py"

@@ -39,20 +39,3 @@ rule haar_rotations:
         CONDA_ENV
     script:
         "../scripts/haar_rotations.py"
-
-
-rule figure2:
-    input:
-        power=rules.haar_power.output[0],
-        rotations=[haar_file(arm, "rotations") for arm in ARMS],
-        matrices=[rotation_file(arm, k["anchor"], k["other"], k["site"], "npy") for arm in ARMS for k in haar_rotation_keys(arm)],
-    output:
-        **figure_files("figure2", "figure2.rst", "H3", ALL_ARMS),
-    params:
-        haar=CFG.params("haar"),
-    log:
-        log_file("figure2"),
-    conda:
-        CONDA_ENV
-    script:
-        "../scripts/figure2.py"

@@ -138,39 +138,3 @@ rule steering_tables:
         CONDA_ENV
     script:
         "../scripts/steering_tables.py"
-
-
-rule judge_steering_claims:
-    input:
-        tables=[t["path"] for t in STEERING_CLAIM_TABLES],
-        prereg=PREREG_FILES,
-    output:
-        [ensure(verdict_file("claims", c), non_empty=True) for c in STEERING_CLAIMS],
-    params:
-        tables=STEERING_CLAIM_TABLES,
-        claims=STEERING_CLAIMS,
-        sites={arm: spec["sites"] for arm, spec in ARMS.items()},
-    log:
-        log_file("judge_steering_claims"),
-    localrule: True
-    conda:
-        CONDA_ENV
-    script:
-        "../scripts/judge_claims.py"
-
-
-rule steering:
-    # the gate: one row per steering claim; non-zero exit if strict and any failed
-    input:
-        [verdict_file("claims", c) for c in STEERING_CLAIMS],
-    output:
-        ensure(verdict_file("steering", "summary"), non_empty=True),
-    params:
-        strict=CFG.strict_bars,
-    log:
-        log_file("steering"),
-    localrule: True
-    conda:
-        CONDA_ENV
-    script:
-        "../scripts/gate_summary.py"
