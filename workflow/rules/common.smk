@@ -7,6 +7,7 @@ import os
 import polyrot.audit
 import polyrot.config
 import polyrot.figure_jobs
+import polyrot.paths
 import polyrot.prereg
 
 # Validate before any job starts: an unknown key, a wrong type or an impossible value stops
@@ -16,6 +17,8 @@ CFG = polyrot.config.load(config)
 PREREG = polyrot.prereg.load(CFG.preregistration.document, CFG.preregistration.lock)
 PREREG_FILES = [CFG.preregistration.document, CFG.preregistration.lock]
 RESULTS = CFG.results_dir
+# every file below RESULTS, by artefact (the path table: polyrot.paths.ARTEFACTS)
+FILES = polyrot.paths.Results(RESULTS)
 CONDA_ENV = "../../envs/polyrot.yaml"
 NEOX = CFG.get("neox")
 
@@ -103,24 +106,24 @@ def neox_revisions_read():
     return [NEOX.revision] + (list(drift["checkpoints"]) if drift else [])
 
 
-# ---------------------------------------------------------------- one path function per artefact
+# ---------------------------------------------------------------- files, by artefact (polyrot.paths)
 def log_file(rule, *keys):
-    return RESULTS / "logs" / (f"{rule}/{'.'.join(keys)}.log" if keys else f"{rule}.log")
+    return FILES("job_log", job=rule, keys=".".join(keys)) if keys else FILES("log", job=rule)
 
 
 def benchmark_file(rule, *keys):
     """Where a heavy rule's `benchmark:` record goes (gathered by `benchmark_table`)."""
-    return RESULTS / "benchmarks" / rule / ("-".join(keys) + ".tsv")
+    return FILES("benchmark", job=rule, keys="-".join(keys))
 
 
 def toy_model_dir(model):
     """A toy model's training folder: its checkpoints, best/, final/, train_log.tsv."""
-    return RESULTS / "toy" / "models" / model
+    return FILES("toy_model_dir", model=model)
 
 
 def toy_model_file(model, checkpoint="best"):
     """A toy model's weights: ``best``, ``final`` or an intermediate ``stepNNNNNN``."""
-    return RESULTS / "toy" / "models" / model / checkpoint / "model.safetensors"
+    return FILES("toy_model", model=model, checkpoint=checkpoint)
 
 
 def toy_checkpoint_file(model, checkpoint):
@@ -128,7 +131,7 @@ def toy_checkpoint_file(model, checkpoint):
     drift analysis), copied out of the run's checkpoint folder when training has finished:
     Snakemake removes a failed or incomplete job's outputs, and a checkpoint folder must
     survive that for the job to resume."""
-    return RESULTS / "toy" / "models" / model / "checkpoints" / f"{checkpoint}.safetensors"
+    return FILES("toy_checkpoint", model=model, checkpoint=checkpoint)
 
 
 def toy_weights_input(wildcards):
@@ -139,7 +142,7 @@ def toy_weights_input(wildcards):
 
 
 def decoy_file():
-    return RESULTS / "toy" / "decoy" / DECOY / CFG.bars.checkpoint / "model.safetensors"
+    return FILES("decoy", model=DECOY, checkpoint=CFG.bars.checkpoint)
 
 
 def bar_model_file(model):
@@ -149,44 +152,45 @@ def bar_model_file(model):
 
 def study_search_file():
     """Bar P as the study's code searches for it, per unit (judge_bar_P copies it into P.json)."""
-    return RESULTS / "bars" / "P_study_search.json"
+    return FILES("study_search")
 
 
 def causal_effects_file(model):
     """Bars C and Pr: one model's predicted and measured component effects."""
-    return RESULTS / "bars" / "causal" / f"{model}.json"
+    return FILES("causal_effects", model=model)
 
 
 def toy_stack_manifest(stack):
     """What a training stack wrote: each model's final step, best step and config hash (the
     per-model rule `train_toy` publishes best/ and final/ from the checkpoints it names)."""
-    return RESULTS / "toy" / "stacks" / f"{stack}.json"
+    return FILES("toy_stack", stack=stack)
 
 
 def toy_meta_file(model, checkpoint):
-    return RESULTS / "toy" / "models" / model / checkpoint / "meta.json"
+    return FILES("toy_meta", model=model, checkpoint=checkpoint)
 
 
 def toy_train_log(model):
-    return RESULTS / "toy" / "models" / model / "train_log.tsv"
+    return FILES("toy_train_log", model=model)
 
 
 def neox_model_file(model, revision):
     """A model of the offline GPT-NeoX family (save_pretrained layout around it)."""
-    return RESULTS / "neox" / "models" / model / revision / "model.safetensors"
+    return FILES("neox_model", model=model, revision=revision)
 
 
 def neox_corpus_file(name):
-    return RESULTS / "neox" / "corpus" / name
+    return FILES("neox_corpus", name=name)
 
 
 def neox_tokenizer_file(name):
-    return RESULTS / "neox" / "tokenizer" / name
+    return FILES("neox_tokenizer", name=name)
 
 
 def acts_file(arm, model, site, split, checkpoint=None):
     """An activation cache; ``checkpoint`` defaults to the arm's audited one."""
-    return RESULTS / arm / "acts" / model / (checkpoint or ARMS[arm]["checkpoint"]) / f"{site}.{split}.npz"
+    audited = checkpoint or ARMS[arm]["checkpoint"]
+    return FILES("acts", arm=arm, model=model, checkpoint=audited, site=site, split=split)
 
 
 def cache_keys(sites):
@@ -205,64 +209,65 @@ def extraction_outputs(arm, sites):
 SAE_RECIPES = ["ours", "study"]
 
 
-def sae_dir(arm, recipe="ours"):
-    """The arm's registered SAEs, or (``recipe`` study) the paper comparison's."""
-    return RESULTS / arm / ("saes" if recipe == "ours" else "saes_study_recipe")
+def _recipe(name, recipe):
+    """The artefact of the registered SAEs (``recipe`` ours), or the paper comparison's."""
+    return name if recipe == "ours" else f"{name}_study_recipe"
 
 
 def sae_file(arm, model, site, expansion, recipe="ours"):
-    return sae_dir(arm, recipe) / model / site / f"x{expansion}.safetensors"
+    return FILES(_recipe("sae", recipe), arm=arm, model=model, site=site, expansion=str(expansion))
 
 
 def sae_metric_file(arm, site, expansion, recipe="ours"):
-    return sae_dir(arm, recipe) / "metrics" / f"{site}.x{expansion}.tsv"
+    return FILES(_recipe("sae_metrics", recipe), arm=arm, site=site, expansion=str(expansion))
 
 
 def drift_sae_file(arm, site, expansion):
     """The paper-direction drift's SAE: trained with the study's recipe on the drift model's
     early checkpoint (the study's cross-checkpoint SAE)."""
     drift = ARMS[arm]["drift"]
-    return RESULTS / arm / "saes_drift_early" / drift["model"] / drift["early"] / site / f"x{expansion}.safetensors"
+    return FILES("drift_sae", arm=arm, model=drift["model"], checkpoint=drift["early"], site=site, expansion=str(expansion))
 
 
 def rotation_file(arm, anchor, other, site, kind):
     """A fitted R (``kind`` npy), its controls (``controls.npz``) or its metadata (``json``)."""
-    return RESULTS / arm / "rotations" / f"{anchor}__{other}" / f"{site}.{kind}"
+    return FILES("rotation", arm=arm, anchor=anchor, other=other, site=site, kind=kind)
 
 
 def audit_site_file(arm, site, table):
-    return RESULTS / arm / "audit" / "sites" / f"{site}.{table}.tsv"
+    return FILES("audit_site", arm=arm, site=site, table=table)
 
 
 def audit_file(arm, table):
-    return RESULTS / arm / "audit" / f"{table}.tsv"
+    return FILES("audit", arm=arm, table=table)
 
 
 def haar_file(arm, table):
     """``arm`` "all" is the arm-independent size/power table."""
-    return RESULTS / "haar" / f"{table}.tsv" if arm == "all" else RESULTS / arm / "haar" / f"{table}.tsv"
+    return FILES("haar_power", table=table) if arm == "all" else FILES("haar", arm=arm, table=table)
 
 
 def drift_file(arm, table="drift"):
     """The drift table (the audited SAE on each earlier checkpoint), or ``paper_direction``
     (the early checkpoint's SAE on the audited one, as the study's code computes it)."""
-    return RESULTS / arm / "drift" / f"{table}.tsv"
+    return FILES("drift", arm=arm, table=table)
 
 
 def verdict_file(kind, name):
     """A bar's (``kind`` bars) or a claim's (``claims``) verdict, or their ``summary`` table."""
-    return RESULTS / kind / (f"{name}.json" if name != "summary" else "summary.tsv")
+    return FILES("verdict_summary", kind=kind) if name == "summary" else FILES("verdict", kind=kind, name=name)
 
 
 def decoy_table_file():
-    return RESULTS / "bars" / "decoy.tsv"
+    return FILES("decoy_table")
 
 
 def steering_file(arm, kind, name, ext="tsv"):
     """Steering outputs: ``kind`` effects/vectors per cohort (``name``; GPT-NeoX: "neox"), or
     ``kind`` "tables" with ``name`` transfer, dose or control (the claims' tables)."""
-    base = RESULTS / arm / "steering"
-    return base / f"{name}.{ext}" if kind == "tables" else base / kind / f"{name}.{ext}"
+    if kind == "tables":
+        return FILES("steering_table", arm=arm, name=name, ext=ext)
+    return FILES("steering", arm=arm, kind=kind, name=name, ext=ext)
 
 
 def steering_others(arm, cohort):
@@ -284,7 +289,7 @@ def steering_outputs(arm):
 def figure_files(name, caption=None, category=None, subcategory=None):
     """A figure's PNG and PDF; with a ``caption`` (an .rst under workflow/report/) the PNG is
     a `snakemake --report` result in ``category`` / ``subcategory``."""
-    files = {ext: RESULTS / "figures" / f"{name}.{ext}" for ext in ("png", "pdf")}
+    files = {ext: FILES("figure", name=name, ext=ext) for ext in ("png", "pdf")}
     if caption is not None:
         files["png"] = report_file(files["png"], caption, category, subcategory)
     return files
@@ -469,7 +474,7 @@ LEDGER_SCALE = (
 
 
 def ledger_file(ext):
-    return RESULTS / f"ledger.{ext}"
+    return FILES("ledger", ext=ext)
 
 
 def benchmark_inputs():

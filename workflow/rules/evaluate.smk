@@ -6,7 +6,7 @@ rule evaluate_toy:
         best=[toy_model_file(m, "best") for m in CFG.models],
         final=[toy_model_file(m, "final") for m in CFG.models],
     output:
-        ensure(RESULTS / "toy/eval/accuracy.tsv", non_empty=True),
+        ensure(FILES("toy_accuracy"), non_empty=True),
     params:
         models=CFG.models,
         task=CFG.params("task"),

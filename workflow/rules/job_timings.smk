@@ -6,7 +6,7 @@ rule benchmark_table:
     input:
         benchmark_inputs(),
     output:
-        report_file(ensure(RESULTS / "benchmarks/summary.tsv", non_empty=True), "benchmarks.rst", "summary", ALL_ARMS),
+        report_file(ensure(FILES("benchmark_summary"), non_empty=True), "benchmarks.rst", "summary", ALL_ARMS),
     params:
         # the records' folder: job names are their paths below it
         root=lambda wc, output: os.path.dirname(output[0]),

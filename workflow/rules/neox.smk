@@ -63,7 +63,7 @@ if NEOX is not None:
                 # change, and a job with an output lacking metadata is never checked for
                 # changed params
                 revisions=[neox_model_file("{model}", r) for r in neox_revisions_read()],
-                train_log=RESULTS / "neox/models/{model}/train_log.tsv",
+                train_log=FILES("neox_train_log", model="{model}"),
             params:
                 seed=lambda wc: polyrot.config.family_seed(wc.model),
                 family={**CFG.params("neox.family"), "save_steps": sorted(NEOX.family.save_steps)},
