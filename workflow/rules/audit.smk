@@ -16,9 +16,9 @@ rule extract_toy:
     input:
         toy_weights_input,
     output:
-        extraction_outputs("toy", ARMS["toy"]["sites"]),
+        extraction_outputs("toy", ARMS["toy"].sites),
     params:
-        caches=cache_keys(ARMS["toy"]["sites"]),
+        caches=cache_keys(ARMS["toy"].sites),
         analysis={"n": CFG.task.analysis_n, "seed": CFG.task.analysis_seed},
         heldout={"n": CFG.audit.heldout_n, "seed": CFG.audit.heldout_seed},
     log:
@@ -40,16 +40,16 @@ for _arm, _spec in ARMS.items():
         name:
             f"train_saes_{_arm}"
         input:
-            [acts_file(_arm, m, "{site}", "fit") for m in _spec["models"]],
+            [acts_file(_arm, m, "{site}", "fit") for m in _spec.models],
         output:
-            saes=[sae_file(_arm, m, "{site}", "{expansion}") for m in _spec["models"]],
+            saes=[sae_file(_arm, m, "{site}", "{expansion}") for m in _spec.models],
             metrics=ensure(sae_metric_file(_arm, "{site}", "{expansion}"), non_empty=True),
             # the paper comparison's SAEs, trained with the study's recipe in the same stack
-            study_saes=[sae_file(_arm, m, "{site}", "{expansion}", "study") for m in _spec["models"]],
+            study_saes=[sae_file(_arm, m, "{site}", "{expansion}", "study") for m in _spec.models],
             study_metrics=ensure(sae_metric_file(_arm, "{site}", "{expansion}", "study"), non_empty=True),
         params:
-            models=_spec["models"],
-            sae=_spec["sae"],
+            models=_spec.models,
+            sae=_spec.sae,
         log:
             log_file(f"train_saes_{_arm}", "{site}", "x{expansion}"),
         threads: 1
@@ -69,16 +69,16 @@ for _arm, _spec in ARMS.items():
         name:
             f"fit_rotations_{_arm}"
         input:
-            fit=[acts_file(_arm, m, "{site}", "fit") for m in _spec["models"]],
-            null_site=lambda wc, arm=_arm: [acts_file(arm, m, null_site(arm, wc.site), "fit") for m in ARMS[arm]["models"]],
+            fit=[acts_file(_arm, m, "{site}", "fit") for m in _spec.models],
+            null_site=lambda wc, arm=_arm: [acts_file(arm, m, ARMS[arm].null_site(wc.site), "fit") for m in ARMS[arm].models],
         output:
-            matrices=[rotation_file(_arm, a, b, "{site}", "npy") for _, a, b in _spec["pairs"]],
-            meta=[rotation_file(_arm, a, b, "{site}", "json") for _, a, b in _spec["pairs"]],
-            controls=[rotation_file(_arm, a, b, "{site}", "controls.npz") for _, a, b in _spec["pairs"]],
+            matrices=[rotation_file(_arm, a, b, "{site}", "npy") for _, a, b in _spec.pairs],
+            meta=[rotation_file(_arm, a, b, "{site}", "json") for _, a, b in _spec.pairs],
+            controls=[rotation_file(_arm, a, b, "{site}", "controls.npz") for _, a, b in _spec.pairs],
         params:
-            pairs=_spec["pairs"],
-            models=_spec["models"],
-            null_site=lambda wc, arm=_arm: null_site(arm, wc.site),
+            pairs=_spec.pairs,
+            models=_spec.models,
+            null_site=lambda wc, arm=_arm: ARMS[arm].null_site(wc.site),
             seed=CFG.audit.controls_seed,
         log:
             log_file(f"fit_rotations_{_arm}", "{site}"),
@@ -97,11 +97,11 @@ rule audit_site:
     output:
         **{t: ensure(audit_site_file("{arm}", "{site}", t), non_empty=True) for t in AUDIT_TABLES},
     params:
-        models=lambda wc: ARMS[wc.arm]["models"],
-        pairs=lambda wc: ARMS[wc.arm]["pairs"],
-        all_pairs=lambda wc: ARMS[wc.arm]["all_pairs"],
-        expansions=lambda wc: ARMS[wc.arm]["sae"]["expansions"],
-        sae_init=lambda wc: "shared" if ARMS[wc.arm]["sae"]["shared_init"] else "independent",
+        models=lambda wc: ARMS[wc.arm].models,
+        pairs=lambda wc: ARMS[wc.arm].pairs,
+        all_pairs=lambda wc: ARMS[wc.arm].all_pairs,
+        expansions=lambda wc: ARMS[wc.arm].sae["expansions"],
+        sae_init=lambda wc: "shared" if ARMS[wc.arm].sae["shared_init"] else "independent",
         gaussian_n=CFG.audit.gaussian_n,
         bootstrap_n=CFG.audit.bootstrap_n,
         seed=CFG.audit.controls_seed,
@@ -118,12 +118,12 @@ rule audit_site:
 
 rule audit_tables:
     input:
-        **{t: lambda wc, t=t: [audit_site_file(wc.arm, s, t) for s in ARMS[wc.arm]["sites"]] for t in AUDIT_TABLES},
+        **{t: lambda wc, t=t: [audit_site_file(wc.arm, s, t) for s in ARMS[wc.arm].sites] for t in AUDIT_TABLES},
         saes=lambda wc: [
             sae_metric_file(wc.arm, s, e, recipe)
             for recipe in SAE_RECIPES
-            for s in ARMS[wc.arm]["sites"]
-            for e in ARMS[wc.arm]["sae"]["expansions"]
+            for s in ARMS[wc.arm].sites
+            for e in ARMS[wc.arm].sae["expansions"]
         ],
     output:
         ev=report_file(

@@ -8,6 +8,7 @@ import polyrot.audit
 import polyrot.config
 import polyrot.figure_jobs
 import polyrot.paths
+import polyrot.plan
 import polyrot.prereg
 
 # Validate before any job starts: an unknown key, a wrong type or an impossible value stops
@@ -28,81 +29,42 @@ GPU_PARTITION = os.environ.get("POLYROT_GPU_PARTITION", "")
 GPU = {"gpu": 1, "slurm_partition": GPU_PARTITION} if GPU_PARTITION else {}
 
 
-# ---------------------------------------------------------------- what each arm audits
-def _arm_spec(arm):
-    audit = CFG.raw["audit"][arm]
-    if arm == "toy":
-        models = CFG.models
-        pairs = [(c.name, c.anchor_model, m) for c in CFG.cohorts.values() for m in c.models if m != c.anchor_model]
-        audited = CFG.audit.checkpoint
-    else:
-        models, audited = list(NEOX.models), NEOX.revision
-        pairs = [("neox", a, b) for a, b in CFG.neox_pairs]
-    groups = [list(c.models) for c in CFG.cohorts.values()] if arm == "toy" else [models]
-    names = list(CFG.cohorts) if arm == "toy" else ["neox"]
-    return {
-        "models": models,
-        "pairs": pairs,
-        # every pair of models within a cohort (the paper's Pythia decoder cosine: all 36 pairs)
-        "all_pairs": [(n, a, b) for n, g in zip(names, groups) for i, a in enumerate(g) for b in g[i + 1 :]],
-        "sites": list(audit["sites"]),
-        "checkpoint": audited,
-        "sae": CFG.params(f"audit.{arm}.sae"),
-        "drift": CFG.params(f"audit.{arm}.drift") if "drift" in audit else None,
-    }
-
-
-# What the arm-agnostic audit rules iterate over, per arm.
-ARMS = {arm: _arm_spec(arm) for arm in CFG.arms}
-# Arms with a checkpoint-drift analysis (SPEC §9).
-DRIFT_ARMS = [arm for arm, spec in ARMS.items() if spec["drift"] is not None]
-# Claims registered in preregistration.md (by amendment): the steering claims (their tables
-# are steering_*) are judged by `judge_steering_claims` and gated by `steering`, every other
-# one by `judge_claims`; `claims` summarises them all.
-ALL_CLAIMS = sorted(PREREG.effective.get("claims", {}))
-STEERING_CLAIMS = [c for c in ALL_CLAIMS if PREREG.claim(c)["table"].startswith("steering_")]
-AUDIT_CLAIMS = [c for c in ALL_CLAIMS if c not in STEERING_CLAIMS]
-# Each arm's steering cohorts: every toy cohort, and the GPT-NeoX arm as one.
-STEERING_COHORTS = {"toy": list(CFG.cohorts), **({"neox": ["neox"]} if NEOX is not None else {})}
-STEERING_TABLES = ["transfer", "dose", "control"]
+# ---------------------------------------------------------------- the run plan (polyrot.plan)
+PLAN = polyrot.plan.build(CFG, PREREG)
+# what the arm-agnostic audit rules iterate over, per arm (polyrot.plan.Arm)
+ARMS = PLAN.arms
+# arms with a checkpoint-drift analysis
+DRIFT_ARMS = PLAN.drift_arms
+# the registered claims (by amendment) and the judge of each, by the registry entry of its
+# table (polyrot.plan.TABLES); `claims` summarises them all
+ALL_CLAIMS = sorted(PLAN.claims)
+STEERING_CLAIMS = PLAN.claims_judged_by("judge_steering_claims")
+AUDIT_CLAIMS = PLAN.claims_judged_by("judge_claims")
+# each arm's steering cohorts: every toy cohort, and the GPT-NeoX arm as one
+STEERING_COHORTS = PLAN.steering_cohorts
+STEERING_TABLES = polyrot.plan.STEERING_TABLES
 STEERING = CFG.params("steering")
 STEERING_TOY_SITE = CFG.steering.toy.site
-# The four bars (SPEC §8), each judged by its own rule into verdict_file("bars", bar).
-BARS = ["B", "P", "C", "Pr"]
-# The decoy every bar judges beside the real models, and the model it stands in for.
-DECOY_OF = CFG.bars.decoy.model
-DECOY = f"{DECOY_OF}-decoy"
+# the bars, each judged by its own rule into verdict_file("bars", bar)
+BARS = PLAN.bars
+# the decoy every bar judges beside the real models, and the model it stands in for
+DECOY_OF, DECOY = PLAN.decoy_of, PLAN.decoy
 # what every bar's judge receives about the decoy (params)
 DECOY_PARAMS = {"model": DECOY, "of": DECOY_OF}
-# Each non-anchor toy model's cross-seed reference in every bar: its cohort's anchor; the
-# decoy's: the model it is made from.
-BAR_REFERENCES = {
-    **{m: c.anchor_model for c in CFG.cohorts.values() for m in c.models if m != c.anchor_model},
-    DECOY: DECOY_OF,
-}
-SHARED_IO_ANCHORS = {c.anchor_model for c in CFG.cohorts.values() if c.shared_io}
+BAR_REFERENCES = PLAN.bar_references
+SHARED_IO_ANCHORS = PLAN.shared_io_anchors
 # the toy training jobs: stack name -> its models (train.stack models per job)
-TOY_STACKS = CFG.toy_stacks
-
-
-def drift_checkpoints(arm, model):
-    """The checkpoints of ``model`` that the drift analysis reads besides the audited one."""
-    drift = ARMS[arm]["drift"]
-    return list(drift["checkpoints"]) if drift is not None and drift["model"] == model else []
-
-
-def null_site(arm, site):
-    return polyrot.audit.null_site_for(ARMS[arm]["sites"], site)
+TOY_STACKS = PLAN.toy_stacks
 
 
 def neox_revisions(model):
     """Revisions of a GPT-NeoX ``model`` that are extracted: the audited one and any drift ones."""
-    return [NEOX.revision] + drift_checkpoints("neox", model)
+    return [NEOX.revision] + ARMS["neox"].drift_checkpoints(model)
 
 
 def neox_revisions_read():
     """Revisions of any GPT-NeoX model that some rule reads."""
-    drift = ARMS["neox"]["drift"]
+    drift = ARMS["neox"].drift
     return [NEOX.revision] + (list(drift["checkpoints"]) if drift else [])
 
 
@@ -189,7 +151,7 @@ def neox_tokenizer_file(name):
 
 def acts_file(arm, model, site, split, checkpoint=None):
     """An activation cache; ``checkpoint`` defaults to the arm's audited one."""
-    audited = checkpoint or ARMS[arm]["checkpoint"]
+    audited = checkpoint or ARMS[arm].checkpoint
     return FILES("acts", arm=arm, model=model, checkpoint=audited, site=site, split=split)
 
 
@@ -204,9 +166,8 @@ def extraction_outputs(arm, sites):
     return [temp(p) for p in paths] if CFG.audit.temp_caches else paths
 
 
-# The SAE sets: the registered SAEs (our recipe), and the paper comparison's, trained with the
-# study's recipe (polyrot.sae.RECIPES) on the same activations at the same settings.
-SAE_RECIPES = ["ours", "study"]
+# the SAE sets: the registered SAEs (our recipe), and the paper comparison's (the study's)
+SAE_RECIPES = polyrot.plan.SAE_RECIPES
 
 
 def _recipe(name, recipe):
@@ -225,7 +186,7 @@ def sae_metric_file(arm, site, expansion, recipe="ours"):
 def drift_sae_file(arm, site, expansion):
     """The paper-direction drift's SAE: trained with the study's recipe on the drift model's
     early checkpoint (the study's cross-checkpoint SAE)."""
-    drift = ARMS[arm]["drift"]
+    drift = ARMS[arm].drift
     return FILES("drift_sae", arm=arm, model=drift["model"], checkpoint=drift["early"], site=site, expansion=str(expansion))
 
 
@@ -309,9 +270,9 @@ REPORT_CATEGORY = {
     "summary": "Summary",
     "ledger": "Ledger",
 }
-ARM_NAMES = {"toy": "toy", "neox": "GPT-NeoX"}
+ARM_NAMES = polyrot.plan.ARM_LABELS
 # a result drawn from every arm of the run
-ALL_ARMS = " and ".join(ARM_NAMES[a] for a in ARMS)
+ALL_ARMS = PLAN.arm_label()
 
 
 def report_file(path, caption, category, subcategory=None):
@@ -369,108 +330,26 @@ def frozen_io_input(wildcards):
 
 
 def audit_site_inputs(wildcards):
-    arm, site = wildcards.arm, wildcards.site
-    spec = ARMS[arm]
-    saes = lambda recipe: [sae_file(arm, m, site, e, recipe) for e in spec["sae"]["expansions"] for m in spec["models"]]
+    arm, site = ARMS[wildcards.arm], wildcards.site
+    saes = lambda recipe: [sae_file(arm.name, m, site, e, recipe) for e in arm.sae["expansions"] for m in arm.models]
     return {
-        "fit": [acts_file(arm, m, site, "fit") for m in spec["models"]],
-        "heldout": [acts_file(arm, m, site, "heldout") for m in spec["models"]],
+        "fit": [acts_file(arm.name, m, site, "fit") for m in arm.models],
+        "heldout": [acts_file(arm.name, m, site, "heldout") for m in arm.models],
         "saes": saes("ours"),
-        "rotations": [rotation_file(arm, a, b, site, "controls.npz") for _, a, b in spec["pairs"]],
+        "rotations": [rotation_file(arm.name, p.anchor, p.other, site, "controls.npz") for p in arm.pairs],
         "study_saes": saes("study"),
     }
 
 
-def haar_rotation_keys(arm):
-    """(cohort, anchor, other, site) of every fitted R of ``arm``, in one fixed order."""
-    spec = ARMS[arm]
-    return [{"cohort": c, "anchor": a, "other": b, "site": s} for s in spec["sites"] for c, a, b in spec["pairs"]]
-
-
-def drift_caches(arm):
-    """(checkpoint, site, split) of every cache the drift of ``arm`` reads, in input order:
-    the audited checkpoint's, then each earlier checkpoint's."""
-    spec = ARMS[arm]
-    return [
-        {"checkpoint": c, "site": s, "split": split}
-        for c in [spec["checkpoint"]] + spec["drift"]["checkpoints"]
-        for s in spec["sites"]
-        for split in ("fit", "heldout")
-    ]
-
-
-def drift_saes(arm):
-    spec = ARMS[arm]
-    return [{"site": s, "expansion": e} for s in spec["sites"] for e in spec["sae"]["expansions"]]
-
-
-def arm_table_file(arm, table):
-    """A per-arm results table by the name claims and the ledger give it."""
-    return {
-        "ev": audit_file(arm, "ev"),
-        "decoder_cosine": audit_file(arm, "decoder_cosine"),
-        "ev_study_recipe": audit_file(arm, "ev_study_recipe"),
-        "decoder_cosine_study_recipe": audit_file(arm, "decoder_cosine_study_recipe"),
-        "firing_study_recipe": audit_file(arm, "firing_study_recipe"),
-        "decoder_cosine_all_pairs_study_recipe": audit_file(arm, "decoder_cosine_all_pairs_study_recipe"),
-        "firing": audit_file(arm, "firing"),
-        "haar_rotations": haar_file(arm, "rotations"),
-        "haar_pooled": haar_file(arm, "pooled_paper_test"),
-    }[table]
-
-
-def results_tables(per_arm, arm_free):
-    """(arm or "all", table name, path) of the tables ``per_arm`` of every arm, each drift
-    arm's drift table, and the arm-free tables ``arm_free`` (name -> path)."""
-    return (
-        [{"arm": arm, "table": t, "path": str(arm_table_file(arm, t))} for arm in ARMS for t in per_arm]
-        + [{"arm": arm, "table": "drift", "path": str(drift_file(arm))} for arm in DRIFT_ARMS]
-        + [{"arm": "all", "table": t, "path": str(path)} for t, path in arm_free.items()]
-    )
-
-
-# Every table a preregistered claim may name.
-CLAIM_TABLES = results_tables(
-    ["ev", "decoder_cosine", "firing", "haar_rotations"],
-    {"haar_power": haar_file("all", "power"), "decoy": decoy_table_file()},
-)
-STEERING_CLAIM_TABLES = [
-    {"arm": arm, "table": f"steering_{t}", "path": str(steering_file(arm, "tables", t))}
-    for arm in STEERING_COHORTS
-    for t in STEERING_TABLES
-]
-
-
-# Every table the claims ledger reads, only what this run makes: ours, and the paper
-# comparison's (the study's computations beside ours).
-LEDGER_TABLES = (
-    results_tables(
-        [
-            "ev",
-            "ev_study_recipe",
-            "decoder_cosine",
-            "decoder_cosine_study_recipe",
-            "decoder_cosine_all_pairs_study_recipe",
-            "firing",
-            "firing_study_recipe",
-            "haar_rotations",
-            "haar_pooled",
-        ],
-        {"haar_power": haar_file("all", "power")},
-    )
-    + [{"arm": arm, "table": "drift_paper_direction", "path": str(drift_file(arm, "paper_direction"))} for arm in DRIFT_ARMS]
-    + [t for t in STEERING_CLAIM_TABLES if t["table"] in ("steering_transfer", "steering_dose")]
-    + [
-        {"arm": "toy", "table": f"steering_study_{t}", "path": str(steering_file("toy", "tables", f"study_{t}"))}
-        for t in ("ratios", "doses")
-    ]
-)
+# The tables claims and the ledger read, as the registry names them (polyrot.plan.TABLES):
+# {"arm", "table", "path"} each, in input order.
+CLAIM_TABLES = polyrot.plan.as_rows(PLAN.claim_tables("judge_claims"))
+STEERING_CLAIM_TABLES = polyrot.plan.as_rows(PLAN.claim_tables("judge_steering_claims"))
+# every table the claims ledger reads, only what this run makes: ours, and the paper
+# comparison's (the study's computations beside ours)
+LEDGER_TABLES = polyrot.plan.as_rows(PLAN.tables(polyrot.plan.LEDGER_TABLES))
 # what the ledger says of this run's scale
-LEDGER_SCALE = (
-    f"toy {CFG.train.steps} steps x {CFG.train.batch_size}, cohorts "
-    + ", ".join(f"{n} {len(c.models)} models" for n, c in CFG.cohorts.items())
-    + (f"; GPT-NeoX {NEOX.source} {len(NEOX.models)} models" if NEOX is not None else "; no GPT-NeoX arm")
-)
+LEDGER_SCALE = polyrot.plan.ledger_scale(CFG)
 
 
 def ledger_file(ext):
@@ -487,12 +366,10 @@ def benchmark_inputs():
     files += [benchmark_file("judge_bar_P", "all"), benchmark_file("study_search_P", "all")]
     files += [benchmark_file("causal_effects", m) for m in CFG.models + [DECOY]]
     files += [
-        benchmark_file("extract_toy", m, c) for m in CFG.models for c in [CFG.audit.checkpoint] + drift_checkpoints("toy", m)
+        benchmark_file("extract_toy", m, c) for m in CFG.models for c in [CFG.audit.checkpoint] + ARMS["toy"].drift_checkpoints(m)
     ]
     for arm, spec in ARMS.items():
-        files += [
-            benchmark_file(f"train_saes_{arm}", s, f"x{e}") for s in spec["sites"] for e in spec["sae"]["expansions"]
-        ]
+        files += [benchmark_file(f"train_saes_{arm}", k["site"], f"x{k['expansion']}") for k in spec.sae_keys()]
     if NEOX is not None:
         files += [benchmark_file("extract_neox", m, r) for m in NEOX.models for r in neox_revisions(m)]
         if NEOX.source == "family":

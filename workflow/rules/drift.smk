@@ -11,17 +11,17 @@ for _arm in DRIFT_ARMS:
             f"train_drift_saes_{_arm}"
         input:
             [
-                acts_file(_arm, ARMS[_arm]["drift"]["model"], k["site"], "fit", ARMS[_arm]["drift"]["early"])
-                for k in drift_saes(_arm)
+                acts_file(_arm, ARMS[_arm].drift["model"], k["site"], "fit", ARMS[_arm].drift["early"])
+                for k in ARMS[_arm].sae_keys()
             ],
         output:
-            [drift_sae_file(_arm, k["site"], k["expansion"]) for k in drift_saes(_arm)],
+            [drift_sae_file(_arm, k["site"], k["expansion"]) for k in ARMS[_arm].sae_keys()],
         params:
-            saes=drift_saes(_arm),
-            sae=ARMS[_arm]["sae"],
-            l1=ARMS[_arm]["drift"]["early_sae_l1"],
-            model=ARMS[_arm]["drift"]["model"],
-            checkpoint=ARMS[_arm]["drift"]["early"],
+            saes=ARMS[_arm].sae_keys(),
+            sae=ARMS[_arm].sae,
+            l1=ARMS[_arm].drift["early_sae_l1"],
+            model=ARMS[_arm].drift["model"],
+            checkpoint=ARMS[_arm].drift["early"],
         log:
             log_file(f"train_drift_saes_{_arm}"),
         threads: 1
@@ -40,23 +40,23 @@ for _arm in DRIFT_ARMS:
 rule drift:
     input:
         caches=lambda wc: [
-            acts_file(wc.arm, ARMS[wc.arm]["drift"]["model"], k["site"], k["split"], k["checkpoint"])
-            for k in drift_caches(wc.arm)
+            acts_file(wc.arm, ARMS[wc.arm].drift["model"], k["site"], k["split"], k["checkpoint"])
+            for k in ARMS[wc.arm].drift_caches()
         ],
         saes=lambda wc: [
-            sae_file(wc.arm, ARMS[wc.arm]["drift"]["model"], k["site"], k["expansion"]) for k in drift_saes(wc.arm)
+            sae_file(wc.arm, ARMS[wc.arm].drift["model"], k["site"], k["expansion"]) for k in ARMS[wc.arm].sae_keys()
         ],
-        early_saes=lambda wc: [drift_sae_file(wc.arm, k["site"], k["expansion"]) for k in drift_saes(wc.arm)],
+        early_saes=lambda wc: [drift_sae_file(wc.arm, k["site"], k["expansion"]) for k in ARMS[wc.arm].sae_keys()],
     output:
         drift=ensure(drift_file("{arm}"), non_empty=True),
         paper_direction=ensure(drift_file("{arm}", "paper_direction"), non_empty=True),
     params:
-        drift=lambda wc: ARMS[wc.arm]["drift"],
-        reference=lambda wc: ARMS[wc.arm]["checkpoint"],
-        caches=lambda wc: drift_caches(wc.arm),
-        saes=lambda wc: drift_saes(wc.arm),
-        sites=lambda wc: ARMS[wc.arm]["sites"],
-        null_sites=lambda wc: {s: null_site(wc.arm, s) for s in ARMS[wc.arm]["sites"]},
+        drift=lambda wc: ARMS[wc.arm].drift,
+        reference=lambda wc: ARMS[wc.arm].checkpoint,
+        caches=lambda wc: ARMS[wc.arm].drift_caches(),
+        saes=lambda wc: ARMS[wc.arm].sae_keys(),
+        sites=lambda wc: ARMS[wc.arm].sites,
+        null_sites=lambda wc: {s: ARMS[wc.arm].null_site(s) for s in ARMS[wc.arm].sites},
         gaussian_n=CFG.audit.gaussian_n,
         bootstrap_n=CFG.audit.bootstrap_n,
         seed=CFG.audit.controls_seed,

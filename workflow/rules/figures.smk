@@ -88,7 +88,7 @@ rule figure2:
     input:
         power=rules.haar_power.output[0],
         rotations=[haar_file(arm, "rotations") for arm in ARMS],
-        matrices=[rotation_file(arm, k["anchor"], k["other"], k["site"], "npy") for arm in ARMS for k in haar_rotation_keys(arm)],
+        matrices=[rotation_file(arm, k["anchor"], k["other"], k["site"], "npy") for arm in ARMS for k in ARMS[arm].rotation_keys()],
     output:
         **figure_files("figure2", "figure2.rst", "H3", ALL_ARMS),
     params:

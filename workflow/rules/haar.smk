@@ -21,14 +21,14 @@ rule haar_power:
 
 rule haar_rotations:
     input:
-        rotations=lambda wc: [rotation_file(wc.arm, k["anchor"], k["other"], k["site"], "npy") for k in haar_rotation_keys(wc.arm)],
-        fit=lambda wc: [acts_file(wc.arm, k["other"], k["site"], "fit") for k in haar_rotation_keys(wc.arm)],
+        rotations=lambda wc: [rotation_file(wc.arm, k["anchor"], k["other"], k["site"], "npy") for k in ARMS[wc.arm].rotation_keys()],
+        fit=lambda wc: [acts_file(wc.arm, k["other"], k["site"], "fit") for k in ARMS[wc.arm].rotation_keys()],
     output:
         rotations=ensure(haar_file("{arm}", "rotations"), non_empty=True),
         pooled=ensure(haar_file("{arm}", "pooled_paper_test"), non_empty=True),
     params:
-        pair_sites=lambda wc: haar_rotation_keys(wc.arm),
-        paper_sites=lambda wc: polyrot.audit.paper_sites(ARMS[wc.arm]["sites"]),
+        pair_sites=lambda wc: ARMS[wc.arm].rotation_keys(),
+        paper_sites=lambda wc: polyrot.audit.paper_sites(ARMS[wc.arm].sites),
         haar=CFG.params("haar"),
     log:
         log_file("haar_rotations", "{arm}"),

@@ -13,7 +13,7 @@ rule judge_claims:
         tables=CLAIM_TABLES,
         claims=AUDIT_CLAIMS,
         # each arm's audited sites, among which a claim's `sites` selects (polyrot.selection)
-        sites={arm: spec["sites"] for arm, spec in ARMS.items()},
+        sites={arm: spec.sites for arm, spec in ARMS.items()},
     log:
         log_file("judge_claims"),
     localrule: True
@@ -32,7 +32,7 @@ rule judge_steering_claims:
     params:
         tables=STEERING_CLAIM_TABLES,
         claims=STEERING_CLAIMS,
-        sites={arm: spec["sites"] for arm, spec in ARMS.items()},
+        sites={arm: spec.sites for arm, spec in ARMS.items()},
     log:
         log_file("judge_steering_claims"),
     localrule: True
@@ -125,7 +125,7 @@ rule ledger:
     params:
         tables=LEDGER_TABLES,
         bars=BARS,
-        sites={arm: spec["sites"] for arm, spec in ARMS.items()},
+        sites={arm: spec.sites for arm, spec in ARMS.items()},
         cohorts={name: [c.anchor_model, list(c.models)] for name, c in CFG.cohorts.items()},
         # the paper's Pythia numbers are judged only on Pythia itself (hub, or a local copy)
         neox_is_pythia=NEOX is not None

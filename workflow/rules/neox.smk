@@ -3,7 +3,7 @@
 # the audit's own (audit.smk), driven by ARMS["neox"].
 
 if NEOX is not None:
-    NEOX_SITES = ARMS["neox"]["sites"]
+    NEOX_SITES = ARMS["neox"].sites
     # where the models are read from; the offline family's are the DAG's own outputs
     NEOX_SOURCE = {
         "kind": "hub" if NEOX.source == "hub" else "local",

@@ -44,7 +44,7 @@ rule train_toy:
         train_log=toy_train_log("{model}"),
         # the checkpoints a drift analysis reads, copied out when training ends (every model
         # keeps every checkpoint then; the config refuses ones early stopping could skip)
-        checkpoints=[toy_checkpoint_file("{model}", c) for c in (ARMS["toy"]["drift"] or {}).get("checkpoints", [])],
+        checkpoints=[toy_checkpoint_file("{model}", c) for c in (ARMS["toy"].drift or {}).get("checkpoints", [])],
     log:
         log_file("train_toy", "{model}"),
     # copies files out of the stack's checkpoints: no cluster job
