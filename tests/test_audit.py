@@ -147,7 +147,9 @@ def test_claim_units_select_rows(tmp_path):
     ]
     pd.DataFrame(rows).to_csv(tmp_path / "ev.tsv", sep="\t", index=False)
     spec = {"table": "ev", "column": "naive_ev_centred", "sites": "internal", "comparison": "<", "threshold": 0.0}
-    units = claim_units(spec, {("toy", "ev"): tmp_path / "ev.tsv"}, {"toy": ["resid_pre_0", "resid_mid_0", "resid_post_0"]})
+    units = claim_units(
+        spec, {("toy", "ev"): tmp_path / "ev.tsv"}, {"toy": ["resid_pre_0", "resid_mid_0", "resid_post_0"]}
+    )
     assert [u["value"] for u in units] == [-1.0, -0.5] and units[0]["unit"] == "toy:A:A0:A1:resid_mid_0:8"
 
 

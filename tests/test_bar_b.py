@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from polyrot import prereg, verdicts
+from polyrot import atomic, prereg, verdicts
 from polyrot.bars import behavioural
 from polyrot.config import TaskConfig
 from polyrot.toy import dyck
@@ -129,8 +129,11 @@ def test_write_verdict_and_strict_gate(tmp_path, repo, capsys):
     reg = prereg.load(repo / "preregistration.md", repo / "preregistration.lock")
     units = [{"unit": "within:A0", "value": 5e-5, "ci95": [4e-5, 6e-5]}, {"unit": "within:A1", "value": 2e-4}]
     rec = verdicts.write_verdict(tmp_path / "B.json", "B", units, reg, "cfg", ["x"])
-    assert rec["verdict"] == "FAIL" and rec["value"] == 2e-4 and rec["worst_unit"] == "within:A1" and rec["near_miss"]
-    assert rec["preregistration"]["sha256"] == reg.file_sha256 and rec["threshold"] == 1e-4
+    assert rec.verdict == "FAIL" and rec.value == 2e-4 and rec.worst_unit == "within:A1" and rec.near_miss
+    assert rec.preregistration["sha256"] == reg.file_sha256 and rec.threshold == 1e-4
+    # the file reads back as the record written, and writes back byte for byte
+    assert verdicts.read(tmp_path / "B.json") == rec
+    assert atomic.dumps(verdicts.read(tmp_path / "B.json").to_dict()) == (tmp_path / "B.json").read_text()
     assert verdicts.check([tmp_path / "B.json"], strict=False) == 0
     assert verdicts.check([tmp_path / "B.json"], strict=True) == 1
     assert "Bar B: FAIL" in capsys.readouterr().out

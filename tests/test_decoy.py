@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 from test_bar_p import with_random_gains
 
+from polyrot import verdicts
 from polyrot.bars import behavioural, decoy
 from polyrot.config import TaskConfig
 from polyrot.toy import train
@@ -50,26 +51,17 @@ def test_decoy_fails_bar_b(state, tmp_path):
     assert units[0]["value"] >= bound / 3 > 1000 * 1e-4  # Bar B's threshold, by far
 
 
-def verdict(bar, comparison, model_value, decoy_value, threshold):
-    ok = {"<": lambda v: v < threshold, ">": lambda v: v > threshold}[comparison]
-    judged = lambda v: "PASS" if ok(v) else "FAIL"  # noqa: E731
-    return {
-        "claim": f"bar_{bar}",
-        "bar": bar,
-        "comparison": comparison,
-        "threshold": threshold,
-        "units": [
-            {
-                "unit": "within:A0",
-                "kind": "within",
-                "model": "A0",
-                "value": model_value,
-                "verdict": judged(model_value),
-            },
-            {"unit": "cross:A1|A0", "kind": "cross", "model": "A1", "value": 0.0, "verdict": "PASS"},
-        ],
-        "decoy": {"model": "A0-decoy", "value": decoy_value, "worst_unit": "x", "verdict": judged(decoy_value)},
-    }
+def verdict(bar, comparison, model_value, decoy_value, threshold) -> verdicts.Verdict:
+    spec = {"comparison": comparison, "threshold": threshold}
+    units = [
+        {"unit": "within:A0", "kind": "within", "model": "A0", "value": model_value},
+        {"unit": "cross:A1|A0", "kind": "cross", "model": "A1", "value": model_value},
+    ]
+    decoy_units = [{"unit": "within:A0-decoy", "kind": "within", "model": "A0-decoy", "value": decoy_value}]
+    decoy = verdicts.DecoyVerdict(**verdicts.judge_units(decoy_units, spec), model="A0-decoy", units=decoy_units)
+    return verdicts.Verdict(
+        **verdicts.judge_units(units, spec), claim=f"bar_{bar}", bar=bar, units=units, decoy=decoy, **spec
+    )
 
 
 def test_separation_table():

@@ -6,12 +6,14 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-from polyrot import figure_jobs, figures  # noqa: E402
+from polyrot import figure_jobs, figures, verdicts  # noqa: E402
 
 
-def _record(bar: str, comparison: str, values: list[float]) -> dict:
+def _record(bar: str, comparison: str, values: list[float]) -> verdicts.Verdict:
     units = [{"unit": f"within:M{i}", "kind": "within", "value": v, "ci95": None} for i, v in enumerate(values)]
-    return {"name": f"bar {bar}", "verdict": "PASS", "comparison": comparison, "threshold": 0.5, "units": units}
+    spec = {"comparison": comparison, "threshold": 0.5}
+    judged = verdicts.judge_units(units, spec)
+    return verdicts.Verdict(**judged, bar=bar, name=f"bar {bar}", units=units, **spec)
 
 
 def test_figure4_draws_the_bars_it_is_given_in_their_order():

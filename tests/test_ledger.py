@@ -137,7 +137,15 @@ def _write(path, rows):
 
 
 def _bar(path, units, decoy_units=(), of="A0"):
-    path.write_text(json.dumps({"units": list(units), "decoy": {"of": of, "units": list(decoy_units)}}))
+    """A bar's verdict file as write_verdict writes it (judged against a "< 1e-4" bar)."""
+    spec = {"comparison": "<", "threshold": 1e-4}
+    decoy = None
+    if decoy_units:
+        decoy_units = [dict(u) for u in decoy_units]
+        decoy = verdicts.DecoyVerdict(**verdicts.judge_units(decoy_units, spec), of=of, units=decoy_units)
+    units = [dict(u) for u in units]
+    record = verdicts.Verdict(**verdicts.judge_units(units, spec), units=units, decoy=decoy, **spec)
+    path.write_text(json.dumps(record.to_dict()))
     return str(path)
 
 

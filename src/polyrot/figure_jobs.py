@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from polyrot import atomic, figures
+from polyrot import figures, verdicts
 
 Job = Callable[[Mapping[str, Any], Mapping[str, Any], Mapping[str, Any]], None]
 
@@ -76,7 +76,7 @@ def figure3(inputs, params, outputs) -> None:
 
 
 def figure4(inputs, params, outputs) -> None:
-    records = {bar: atomic.read_json(p) for bar, p in zip(params["bars"], inputs["verdicts"], strict=True)}
+    records = {bar: verdicts.read(p) for bar, p in zip(params["bars"], inputs["verdicts"], strict=True)}
     figures.save(figures.figure4(records, dict(params["scatter"])), outputs["png"], outputs["pdf"])
 
 

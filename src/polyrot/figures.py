@@ -14,6 +14,7 @@ import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from polyrot import atomic  # noqa: E402
+from polyrot.verdicts import Verdict  # noqa: E402
 
 
 def training_curves(logs: Mapping[str, pd.DataFrame], cohorts: Mapping[str, list[str]]) -> Figure:
@@ -330,13 +331,13 @@ BAR_FLOOR = 1e-16
 """Where a "<" bar's value is 0 (Bar P within-seed), Figure 4 draws it at this floor."""
 
 
-def _units_of(record: Mapping) -> list[tuple[str, dict]]:
+def _units_of(record: Verdict) -> list[tuple[str, dict]]:
     """(group, unit) for every unit of a verdict: within, cross, then the decoy's."""
-    out = [(kind, u) for kind in ("within", "cross") for u in record["units"] if u["kind"] == kind]
-    return out + [("decoy", u) for u in record.get("decoy", {}).get("units", [])]
+    out = [(kind, u) for kind in ("within", "cross") for u in record.units if u["kind"] == kind]
+    return out + [("decoy", u) for u in (record.decoy.units if record.decoy is not None else [])]
 
 
-def figure4(records: Mapping[str, Mapping], scatter: Mapping[str, str]) -> Figure:
+def figure4(records: Mapping[str, Verdict], scatter: Mapping[str, str]) -> Figure:
     """Every bar of ``records`` (bar -> verdict, in the run plan's order), one panel each:
     every unit's statistic against its threshold (log axis for "<" bars such as B and P,
     with 95% intervals where they exist; Pearson r for C and Pr, attribution patching as
@@ -351,7 +352,7 @@ def figure4(records: Mapping[str, Mapping], scatter: Mapping[str, str]) -> Figur
         rec = records[bar]
         units = _units_of(rec)
         x = np.arange(len(units))
-        log = rec["comparison"] == "<"
+        log = rec.comparison == "<"
         for i, (group, u) in enumerate(units):
             v = u["value"]
             shown = max(v, BAR_FLOOR) if log else v
@@ -363,11 +364,11 @@ def figure4(records: Mapping[str, Mapping], scatter: Mapping[str, str]) -> Figur
                 ax.plot(i + 0.25, u["r_attribution_patching"], "o", mfc="none", color=colours[group])
         if any(u.get("r_attribution_patching") is not None for _, u in units):
             ax.plot([], [], "o", mfc="none", color="grey", label="attribution patching (not judged)")
-        ax.axhline(rec["threshold"], ls="--", color="k", lw=1)
+        ax.axhline(rec.threshold, ls="--", color="k", lw=1)
         if log:
             ax.set_yscale("log")
         ax.set_xticks(x, [u["unit"].split(":", 1)[1] for _, u in units], rotation=60, ha="right", fontsize=7)
-        ax.set_title(f"Bar {bar} ({rec['name']}): {rec['verdict']}  [{rec['comparison']} {rec['threshold']:g}]")
+        ax.set_title(f"Bar {bar} ({rec.name}): {rec.verdict}  [{rec.comparison} {rec.threshold:g}]")
         ax.set_ylabel(BAR_STATISTIC.get(bar, "statistic"))
         ax.set_xlabel("unit (model, or model|reference)")
         ax.grid(alpha=0.3)

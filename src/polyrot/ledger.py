@@ -595,10 +595,10 @@ def bar_table(path: str | os.PathLike[str], cohorts: Mapping[str, tuple[str, Seq
     """A bar verdict's units (and the decoy's) as a table: every nested field flattened
     (``study_search.baseline.max_tensor_mse``), ``cohort``, ``role`` (anchor, other, decoy) and
     ``value_ci95_lo/_hi`` from each unit's interval."""
-    record = atomic.read_json(path)
-    decoy = record.get("decoy", {})
-    units = [{**u, "role": None} for u in record["units"]] + [
-        {**u, "role": "decoy", "decoy_of": decoy.get("of")} for u in decoy.get("units", [])
+    record = verdicts.read(path)
+    decoy = record.decoy
+    units = [{**u, "role": None} for u in record.units] + [
+        {**u, "role": "decoy", "decoy_of": decoy.of} for u in (decoy.units if decoy is not None else [])
     ]
     rows = []
     for u in units:
@@ -616,9 +616,8 @@ def bar_table(path: str | os.PathLike[str], cohorts: Mapping[str, tuple[str, Seq
 def bar_head_table(path: str | os.PathLike[str], cohorts: Mapping[str, tuple[str, Sequence[str]]]) -> pd.DataFrame:
     """Bar B's per-head values: one row per (unit, head)."""
     base = bar_table(path, cohorts).set_index("unit")
-    record = atomic.read_json(path)
     rows = []
-    for u in record["units"]:
+    for u in verdicts.read(path).units:
         for head, h in u.get("per_head", {}).items():
             ci = h.get("ci95")
             rows.append(

@@ -1,8 +1,9 @@
 """Judging a bar's units against the preregistered threshold, writing and gating verdicts.
 
 Every bar (B, P, C, Pr) and every claim produces a list of *units* — each a dict with at least
-``value`` and optionally ``ci95`` — and calls ``write_verdict``. ``check`` reads verdict
-files back and decides the exit status of a gate target.
+``value`` and optionally ``ci95`` — and calls ``write_verdict``, which writes a ``Verdict``.
+This module is the one that writes and reads verdict files (``read``); ``check`` reads them
+back and decides the exit status of a gate target.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import math
 import statistics
 import sys
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,116 @@ from polyrot.prereg import Preregistration
 REPLICATE_KEYS = ("model", "other")
 
 _COMPARE = {"<": lambda v, t: v < t, ">": lambda v, t: v > t}
+
+
+@dataclass
+class Judgement:
+    """What ``judge_units`` says of a set of units (see there)."""
+
+    verdict: str
+    value: float
+    ci95: list[float] | None
+    worst_unit: str | None
+    ratio_to_threshold: float | None
+    near_miss: bool
+    uncertain: bool
+    worst_margin: float | None
+    fragile: bool
+    n_units: int
+    n_failing: int
+    n_fragile: int
+
+    @property
+    def passed(self) -> bool:
+        return self.verdict == "PASS"
+
+
+@dataclass
+class DecoyVerdict(Judgement):
+    """The decoy's units, judged against the bar's threshold beside it (never part of it)."""
+
+    model: str = ""
+    of: str = ""
+    note: str = ""
+    units: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        head = {"model": self.model, "of": self.of, "note": self.note}
+        return head | _judgement_dict(self) | {"units": self.units}
+
+
+@dataclass
+class Verdict(Judgement):
+    """A bar's or a claim's verdict file: what was judged, against which registered rule,
+    the judgement, the rule's own entries (``extra``: a claim's table and selection, a bar's
+    study-code comparison), the decoy's judgement (bars), every unit, and provenance."""
+
+    claim: str = ""
+    kind: str = "bar"
+    bar: str | None = None
+    name: str | None = None
+    hypothesis: str | None = None
+    statistic: str | None = None
+    comparison: str = ""
+    threshold: float = math.nan
+    extra: dict[str, Any] = field(default_factory=dict)
+    decoy: DecoyVerdict | None = None
+    units: list[dict[str, Any]] = field(default_factory=list)
+    inputs: list[str] = field(default_factory=list)
+    settings_hash: str = ""
+    preregistration: dict[str, Any] = field(default_factory=dict)
+    package_version: str = ""
+
+    @property
+    def title(self) -> str:
+        return f"Bar {self.bar}" if self.kind == "bar" else f"Claim {self.claim}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The file's JSON object, its keys in the order every verdict file has them."""
+        head = {
+            "claim": self.claim,
+            "kind": self.kind,
+            "bar": self.bar,
+            "name": self.name,
+            "hypothesis": self.hypothesis,
+            "statistic": self.statistic,
+            "comparison": self.comparison,
+            "threshold": self.threshold,
+        }
+        decoy = {} if self.decoy is None else {"decoy": self.decoy.to_dict()}
+        return (
+            head
+            | _judgement_dict(self)
+            | self.extra
+            | decoy
+            | {
+                "units": self.units,
+                "inputs": self.inputs,
+                "settings_hash": self.settings_hash,
+                "preregistration": self.preregistration,
+                "package_version": self.package_version,
+            }
+        )
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Verdict:
+        known = {f.name for f in fields(cls)} - {"extra", "decoy"}
+        data = dict(data)
+        decoy = data.pop("decoy", None)
+        extra = {k: data.pop(k) for k in list(data) if k not in known}
+        return cls(**data, extra=extra, decoy=None if decoy is None else DecoyVerdict(**decoy))
+
+
+_JUDGEMENT = [f.name for f in fields(Judgement)]
+
+
+def _judgement_dict(j: Judgement) -> dict[str, Any]:
+    return {k: getattr(j, k) for k in _JUDGEMENT}
+
+
+def read(path: str | Path) -> Verdict:
+    """A verdict file as a ``Verdict``."""
+    return Verdict.from_dict(atomic.read_json(path))
 
 
 def judge_value(value: float, spec: dict[str, Any], ci95: Sequence[float] | None = None) -> dict[str, Any]:
@@ -156,7 +268,7 @@ def write_verdict(
     extra: dict[str, Any] | None = None,
     kind: str = "bar",
     decoy: Mapping[str, str] | None = None,
-) -> dict[str, Any]:
+) -> Verdict:
     """Judge ``units`` against bar (``kind="bar"``) or claim (``kind="claim"``) ``name`` of
     ``prereg`` and write the verdict JSON atomically.
 
@@ -164,62 +276,57 @@ def write_verdict(
     against the same threshold and recorded under ``decoy`` with their own verdict; they
     never enter the bar's verdict, which is about the real models."""
     spec = prereg.bar(name) if kind == "bar" else prereg.claim(name)
+    judged_decoy = None
     if decoy is not None:
         decoy_units = [u for u in units if u["model"] == decoy["model"]]
         units = [u for u in units if u["model"] != decoy["model"]]
-        extra = {
-            **(extra or {}),
-            "decoy": {
-                "model": decoy["model"],
-                "of": decoy["of"],
-                "note": "judged against the bar's threshold; not part of the bar's verdict",
-                **judge_units(decoy_units, spec),
-                "units": decoy_units,
-            },
-        }
-    summary = judge_units(units, spec)
-    record = {
-        "claim": f"bar_{name}" if kind == "bar" else name,
-        "kind": kind,
-        "bar": name if kind == "bar" else None,
-        "name": spec.get("name"),
-        "hypothesis": spec.get("hypothesis"),
-        "statistic": spec.get("statistic"),
-        "comparison": spec["comparison"],
-        "threshold": float(spec["threshold"]),
-        **summary,
-        **(extra or {}),
-        "units": units,
-        "inputs": [str(p) for p in inputs],
+        judged_decoy = DecoyVerdict(
+            **judge_units(decoy_units, spec),
+            model=decoy["model"],
+            of=decoy["of"],
+            note="judged against the bar's threshold; not part of the bar's verdict",
+            units=decoy_units,
+        )
+    record = Verdict(
+        **judge_units(units, spec),
+        claim=f"bar_{name}" if kind == "bar" else name,
+        kind=kind,
+        bar=name if kind == "bar" else None,
+        name=spec.get("name"),
+        hypothesis=spec.get("hypothesis"),
+        statistic=spec.get("statistic"),
+        comparison=spec["comparison"],
+        threshold=float(spec["threshold"]),
+        extra=dict(extra or {}),
+        decoy=judged_decoy,
+        units=units,
+        inputs=[str(p) for p in inputs],
         # sha256 of the settings the judging job received (its params)
-        "settings_hash": settings_hash,
-        "preregistration": prereg.provenance(),
-        "package_version": __version__,
-    }
-    atomic.write_json(path, record)
+        settings_hash=settings_hash,
+        preregistration=prereg.provenance(),
+        package_version=__version__,
+    )
+    atomic.write_json(path, record.to_dict())
     return record
 
 
-def describe(record: dict[str, Any]) -> str:
+def describe(record: Verdict) -> str:
     """One human line per verdict, plus its amendments."""
-    flags = [f for f in ("near_miss", "uncertain", "fragile") if record.get(f)]
-    title = f"Bar {record['bar']}" if record.get("kind", "bar") == "bar" else f"Claim {record['claim']}"
-    ratio = record["ratio_to_threshold"]
+    flags = [f for f in ("near_miss", "uncertain", "fragile") if getattr(record, f)]
+    ratio = record.ratio_to_threshold
     line = (
-        f"{title}: {record['verdict']}  worst value {record['value']:.4g} {record['comparison']} "
-        f"{record['threshold']:.4g}?{'' if ratio is None else f' ratio {ratio:.3g}'}  "
-        f"({record['n_failing']}/{record['n_units']} units failing{', ' + ', '.join(flags) if flags else ''})"
+        f"{record.title}: {record.verdict}  worst value {record.value:.4g} {record.comparison} "
+        f"{record.threshold:.4g}?{'' if ratio is None else f' ratio {ratio:.3g}'}  "
+        f"({record.n_failing}/{record.n_units} units failing{', ' + ', '.join(flags) if flags else ''})"
     )
-    if record.get("worst_margin") is not None:
-        line += f"  margin {record['worst_margin']:.3g} sibling spreads"
-    if "decoy" in record:
-        d = record["decoy"]
-        line += f"\n    decoy {d['model']} (of {d['of']}): {d['verdict']}  worst value {d['value']:.4g}"
-    if "study_code" in record:
-        line += (
-            f"\n    as the study's code computes it (not judged): worst value {record['study_code']['worst_value']:.4g}"
-        )
-    for a in record["preregistration"]["amendments"]:
+    if record.worst_margin is not None:
+        line += f"  margin {record.worst_margin:.3g} sibling spreads"
+    if record.decoy is not None:
+        d = record.decoy
+        line += f"\n    decoy {d.model} (of {d.of}): {d.verdict}  worst value {d.value:.4g}"
+    if "study_code" in record.extra:
+        line += f"\n    as the study's code computes it (not judged): worst value {record.extra['study_code']['worst_value']:.4g}"
+    for a in record.preregistration["amendments"]:
         line += f"\n    amended {a['date']}: {a['reason']} ({len(a['changes'])} change(s): {', '.join(a['changes'])})"
     return line
 
@@ -227,9 +334,9 @@ def describe(record: dict[str, Any]) -> str:
 def check(paths: Iterable[str | Path], strict: bool, log: str | Path | None = None) -> int:
     """Print every verdict (and append it to ``log``); return 1 if ``strict`` and any bar
     failed, else 0."""
-    records = [atomic.read_json(p) for p in paths]
+    records = [read(p) for p in paths]
     lines = [describe(r) for r in records]
-    failed = [r["claim"] for r in records if r["verdict"] != "PASS"]
+    failed = [r.claim for r in records if not r.passed]
     status = 1 if failed and strict else 0
     if status:
         lines.append(f"strict_bars=true: failing {', '.join(failed)}")

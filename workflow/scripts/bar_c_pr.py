@@ -24,8 +24,8 @@ def main(smk) -> None:
     reg = prereg.load(*smk.input.prereg)
     models = [*p.models, p.decoy["model"]]
     effects = {m: atomic.read_json(path) for m, path in zip(models, smk.input.effects, strict=True)}
-    bar_p = atomic.read_json(smk.input.alignment)
-    alignment = {u["unit"]: u for u in bar_p["units"] + bar_p["decoy"]["units"]}
+    bar_p = verdicts.read(smk.input.alignment)
+    alignment = {u["unit"]: u for u in bar_p.units + bar_p.decoy.units}
     compared = []
     for model, ref in unit_pairs(models, p.references):
         unit = unit_fields(model, ref)

@@ -1,12 +1,12 @@
 """Per bar: does the real model pass within-seed while the decoy fails? (the H6 claim's table)"""
 
-from polyrot import atomic
+from polyrot import atomic, verdicts
 from polyrot.bars.decoy import separation
 from polyrot.scripting import run_script
 
 
 def main(smk) -> None:
-    table = separation([atomic.read_json(p) for p in smk.input], smk.params.model)
+    table = separation([verdicts.read(p) for p in smk.input], smk.params.model)
     atomic.write_tsv(
         smk.output[0],
         table,

@@ -27,11 +27,11 @@ COLUMNS = (
 
 
 def main(smk) -> int:
-    records = [atomic.read_json(p) for p in smk.input]
+    records = [verdicts.read(p) for p in smk.input]
     table = pd.DataFrame(
         [
-            {k: r.get(k) for k in COLUMNS}
-            | {"amendments": len(r["preregistration"]["amendments"]), "prereg_sha256": r["preregistration"]["sha256"]}
+            {k: getattr(r, k) for k in COLUMNS}
+            | {"amendments": len(r.preregistration["amendments"]), "prereg_sha256": r.preregistration["sha256"]}
             for r in records
         ]
     )

@@ -20,7 +20,9 @@ def main(smk) -> None:
     model_dir = Path(smk.output.final).parent.parent
     state = train.finish(model_dir, entry["config_hash"])
     if state.step != entry["step"]:
-        raise RuntimeError(f"{model_dir}'s newest checkpoint is step {state.step}, its stack finished at {entry['step']}")
+        raise RuntimeError(
+            f"{model_dir}'s newest checkpoint is step {state.step}, its stack finished at {entry['step']}"
+        )
     # the intermediate checkpoints something reads, as files of their own (see toy_checkpoint_file)
     for path in smk.output.checkpoints:
         source = model_dir / Path(path).stem / "model.safetensors"
@@ -28,7 +30,9 @@ def main(smk) -> None:
             raise FileNotFoundError(f"checkpoint {source.parent.name} of {model_dir.name} was not written ({source})")
         with atomic.atomic_path(path) as tmp:
             shutil.copyfile(source, tmp)
-    logging.info("published %s: step %d (best %s, stopped early: %s)", model, state.step, state.best_step, state.stopped_early)
+    logging.info(
+        "published %s: step %d (best %s, stopped early: %s)", model, state.step, state.best_step, state.stopped_early
+    )
 
 
 if __name__ == "__main__":

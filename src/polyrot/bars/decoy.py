@@ -14,10 +14,11 @@ when at least one bar separates them.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from polyrot.verdicts import Verdict
 
 DEPTH_UNEMBEDDING = "W_U_depth"
 
@@ -34,29 +35,31 @@ def make_decoy(state: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     return out
 
 
-def separation(records: Sequence[Mapping[str, Any]], model: str) -> pd.DataFrame:
+def separation(records: Sequence[Verdict], model: str) -> pd.DataFrame:
     """One row per bar verdict: the real ``model``'s within-seed unit and the decoy's worst
     unit, each judged, and whether the bar separates them (the model passes, the decoy
     fails); then a row ``bar = any`` that separates when some bar does."""
     rows = []
     for r in records:
-        within = [u for u in r["units"] if u.get("kind") == "within" and u.get("model") == model]
+        within = [u for u in r.units if u.get("kind") == "within" and u.get("model") == model]
         if len(within) != 1:
-            raise ValueError(f"{r['claim']}: expected one within-seed unit of {model}, found {len(within)}")
-        decoy = r["decoy"]
+            raise ValueError(f"{r.claim}: expected one within-seed unit of {model}, found {len(within)}")
+        decoy = r.decoy
+        if decoy is None:
+            raise ValueError(f"{r.claim}: the verdict judges no decoy")
         rows.append(
             {
-                "bar": r["bar"],
+                "bar": r.bar,
                 "model": model,
                 "model_value": within[0]["value"],
                 "model_verdict": within[0]["verdict"],
-                "decoy": decoy["model"],
-                "decoy_value": decoy["value"],
-                "decoy_worst_unit": decoy["worst_unit"],
-                "decoy_verdict": decoy["verdict"],
-                "comparison": r["comparison"],
-                "threshold": r["threshold"],
-                "separates": int(within[0]["verdict"] == "PASS" and decoy["verdict"] == "FAIL"),
+                "decoy": decoy.model,
+                "decoy_value": decoy.value,
+                "decoy_worst_unit": decoy.worst_unit,
+                "decoy_verdict": decoy.verdict,
+                "comparison": r.comparison,
+                "threshold": r.threshold,
+                "separates": int(within[0]["verdict"] == "PASS" and decoy.verdict == "FAIL"),
             }
         )
     table = pd.DataFrame(rows)
