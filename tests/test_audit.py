@@ -5,7 +5,7 @@ import pytest
 import scipy.stats
 import torch
 
-from polyrot import activations, align, audit, metrics, universality
+from polyrot import activations, align, audit, hooks, metrics, universality
 from polyrot.claims import claim_units
 from polyrot.toy import dyck, transformer
 from polyrot.toy import extract as toy_extract
@@ -106,8 +106,8 @@ def test_heldout_batch_is_disjoint_and_caches_align():
     )
     assert np.array_equal(ca.token, fit.tokens[ca.sequence, ca.position])
     with torch.no_grad():
-        store: dict = {}
-        model_a(torch.from_numpy(fit.tokens[:1]), cache=store)
+        with hooks.recorded(model_a, ["resid_mid_0"]) as store:
+            model_a(torch.from_numpy(fit.tokens[:1]))
     n0 = int(fit.mask[0].sum())
     assert np.allclose(ca.acts[:n0], store["resid_mid_0"][0, :n0].numpy(), atol=1e-6)
 

@@ -122,7 +122,7 @@ def test_typed_sections_are_generated_from_the_schema():
             spec = node["properties"][f.name]
             assert spec.get("description"), f"{key}.{f.name} has no description"
             assert f"{f.name}: {spec['description']}" in cls.__doc__
-    # the defaults are the paper's (SPEC §4)
+    # the defaults are the paper's (docs/methods.md §4)
     assert config.TrainConfig() == config.TrainConfig.from_dict(
         {"steps": 60_000, "batch_size": 512, "lr": 3e-3, "warmup_steps": 500, "betas": [0.9, 0.95]}
     )

@@ -14,7 +14,7 @@ PAIRS = {4: 3, 6: 5, 8: 7}  # closer -> opener
 
 
 def reference_labels(tokens: list[int]) -> tuple[list[int], list[int]]:
-    """Written from SPEC §2 independently of polyrot.toy.dyck: a plain stack walk."""
+    """Written from docs/methods.md §2 independently of polyrot.toy.dyck: a plain stack walk."""
     stack: list[int] = []
     failed = False
     depth_out, valid_out = [], []

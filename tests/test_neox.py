@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 
+from polyrot import hooks
 from polyrot.config import FamilyConfig
 from polyrot.neox import corpus, extract, family, source
 
@@ -56,11 +57,14 @@ def tokens(tokenizer):
 
 
 # ---------------------------------------------------------------- extraction
-def test_site_names_and_indices():
+def test_site_names_and_their_modules(model):
     assert extract.site_names(2) == ["resid_pre_0", "resid_post_0", "resid_post_1"]
-    assert [extract.hidden_state_index(s) for s in extract.site_names(6)] == list(range(7))
-    with pytest.raises(ValueError, match="unknown GPT-NeoX site"):
-        extract.hidden_state_index("resid_mid_0")
+    modules = [hooks.point_of(model, s).module for s in [*extract.site_names(2), "resid_final"]]
+    assert modules == ["gpt_neox.emb_dropout", "gpt_neox.layers.0", "gpt_neox.layers.1", "gpt_neox.final_layer_norm"]
+    with pytest.raises(ValueError, match="unknown gpt_neox site 'resid_mid_0'"):
+        hooks.point_of(model, "resid_mid_0")
+    with pytest.raises(ValueError, match="has 2 layers"):
+        extract.extract(model, np.zeros((1, 4), int), ["resid_post_2"], progress=False)
 
 
 def test_sites_match_hidden_states_except_the_last_which_is_before_the_final_norm(model, tokens):
@@ -391,4 +395,3 @@ def test_the_final_site_is_the_final_norms_output(model, tokens):
     with torch.no_grad():
         hidden = model(input_ids=torch.as_tensor(tokens), output_hidden_states=True).hidden_states
     np.testing.assert_allclose(caches["resid_final"].acts, hidden[-1].reshape(-1, 16).numpy(), atol=1e-5)
-    assert extract.hidden_state_index("resid_final") == -1

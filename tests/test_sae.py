@@ -78,7 +78,7 @@ def test_decoder_unit_norm_and_init(dictionary: tuple[np.ndarray, np.ndarray], t
 
 
 def paper_loss(x: torch.Tensor, x_hat: torch.Tensor, f: torch.Tensor, l1: float) -> torch.Tensor:
-    """The study's loss as its code writes it (SPEC §6): ``F.mse_loss`` (the mean over every element,
+    """The study's loss as its code writes it (docs/methods.md §6): ``F.mse_loss`` (the mean over every element,
     rows x dimensions) plus ``l1`` times Σ|f| per row averaged over rows."""
     return torch.nn.functional.mse_loss(x_hat, x) + l1 * f.abs().sum(dim=1).mean()
 

@@ -23,6 +23,7 @@ import torch
 from safetensors.torch import load_file
 from test_train import TASK
 
+from polyrot import hooks
 from polyrot.config import EarlyStop, TrainConfig
 from polyrot.toy import data, dyck, stacked, train, transformer
 from polyrot.toy.evaluation import loss_fn
@@ -245,10 +246,10 @@ def test_process_pool_stream_is_the_thread_stream():
 def test_forward_each_runs_plain_models_as_one_stack():
     models = {f"m{s}": transformer.build(s).eval() for s in (0, 1, 2)}
     steered = transformer.build(3).eval()
-    steered.edits["resid_mid_0"] = lambda x: x + 1.0  # not a plain model: runs by itself
     models["steered"] = steered
     tokens = torch.from_numpy(dyck.sample(8, 9).tokens)
-    with torch.no_grad():
+    # a hooked model is not a plain one: it runs by itself
+    with torch.no_grad(), hooks.patched(steered, {"resid_mid_0": lambda x: x + 1.0}):
         out = stacked.forward_each(models)(tokens)
         assert list(out) == list(models)
         for name, model in models.items():

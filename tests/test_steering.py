@@ -8,9 +8,9 @@ import pytest
 import torch
 from test_bar_p import as_model, random_element, with_random_gains
 
-from polyrot import align, steering
+from polyrot import align, hooks, steering
 from polyrot.bars import parametric
-from polyrot.toy import dyck
+from polyrot.toy import dyck, transformer
 
 SITE = "resid_mid_1"
 
@@ -19,9 +19,8 @@ SITE = "resid_mid_1"
 def setup():
     model = with_random_gains(7).eval()
     batch = dyck.analysis_batch(128, 3)
-    cache = {}
-    with torch.no_grad():
-        model(torch.from_numpy(batch.tokens), cache=cache)
+    with torch.no_grad(), hooks.recorded(model, transformer.SITES) as cache:
+        model(torch.from_numpy(batch.tokens))
     return model, batch, {k: v.numpy() for k, v in cache.items()}
 
 
@@ -29,12 +28,12 @@ def test_the_edit_adds_alpha_v_at_its_site_only(setup):
     model, batch, clean = setup
     v = steering.toy_vector("depth", clean[SITE], batch, SITE)
     assert v.norm > 0 and v.sign == 1.0
-    steered = {}
     with v.apply(model, 2.0), torch.no_grad():
-        with pytest.raises(RuntimeError, match="already steered"), v.apply(model, 1.0):
+        with pytest.raises(RuntimeError, match="already patched"), v.apply(model, 1.0):
             pass
-        model(torch.from_numpy(batch.tokens), cache=steered)
-    assert model.edits == {}  # removed on exit
+        with hooks.recorded(model, transformer.SITES) as steered:
+            model(torch.from_numpy(batch.tokens))
+    assert not hooks.is_hooked(model)  # removed on exit
     for site in ("resid_pre_0", "resid_mid_0", "mlp_pre_0", "mlp_post_0", "resid_post_0", "resid_pre_1"):
         np.testing.assert_array_equal(steered[site].numpy(), clean[site], err_msg=site)
     expected = torch.from_numpy(clean[SITE]) + torch.as_tensor(2.0 * v.vector, dtype=torch.float32)
@@ -42,7 +41,8 @@ def test_the_edit_adds_alpha_v_at_its_site_only(setup):
     assert not np.allclose(steered["resid_post_1"].numpy(), clean["resid_post_1"])
     with torch.no_grad():
         after = model(torch.from_numpy(batch.tokens))
-        model(torch.from_numpy(batch.tokens), cache=(again := {}))
+        with hooks.recorded(model, ["resid_post_1"]) as again:
+            model(torch.from_numpy(batch.tokens))
     np.testing.assert_array_equal(again["resid_post_1"].numpy(), clean["resid_post_1"])
     assert all(torch.isfinite(t).all() for t in after.values())
 
@@ -68,9 +68,8 @@ def test_a_vector_mapped_through_r_transfers_with_ratio_one(setup):
     folded = parametric.fold_gains({k: v.numpy() for k, v in model.state_dict().items()})
     g = random_element(cfg.d_model, cfg.n_heads, cfg.d_mlp, cfg.n_layers, np.random.default_rng(5))
     other = as_model(parametric.apply(folded, g, cfg.n_heads)).eval()
-    cache = {}
-    with torch.no_grad():
-        other(torch.from_numpy(batch.tokens), cache=cache)
+    with torch.no_grad(), hooks.recorded(other, [SITE]) as cache:
+        other(torch.from_numpy(batch.tokens))
     # the other model's stream is this one's rotated: fit R on the activations, as the audit does
     mask = batch.mask
     rot = align.fit_rotation(clean[SITE][mask].astype(np.float64), cache[SITE].numpy()[mask].astype(np.float64))

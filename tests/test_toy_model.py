@@ -2,6 +2,7 @@
 
 import torch
 
+from polyrot import hooks
 from polyrot.toy import dyck, transformer
 
 
@@ -20,16 +21,20 @@ def test_no_biases_and_expected_tensors():
 def test_logit_shapes_and_sites():
     model = transformer.build(1)
     tokens = torch.from_numpy(dyck.sample(5, 0).tokens)
-    cache: dict[str, torch.Tensor] = {}
-    out = model(tokens, cache=cache)
+    with hooks.recorded(model, transformer.SITES) as cache:
+        out = model(tokens)
     assert out["tok"].shape == (5, 64, 40) and out["depth"].shape == (5, 64, 9) and out["valid"].shape == (5, 64, 2)
     assert set(cache) == set(transformer.SITES)
     assert all(cache[s].shape == (5, 64, 64) for s in transformer.RESID_SITES)
     assert torch.equal(cache["resid_pre_1"], cache["resid_post_0"])
     assert torch.equal(cache["resid_pre_2"], cache["resid_post_1"])
-    stopped: dict[str, torch.Tensor] = {}
-    assert model(tokens, cache=stopped, stop_at="resid_mid_1") == {}
-    assert torch.equal(stopped["resid_mid_1"], cache["resid_mid_1"]) and "resid_post_1" not in stopped
+    # with stop, the pass ends after the last recorded site, and so does the with block
+    reached = []
+    with hooks.recorded(model, ["resid_mid_1"], stop=True) as stopped, hooks.recorded(model, ["resid_post_1"]) as later:
+        model(tokens)
+        reached.append(True)
+    assert torch.equal(stopped["resid_mid_1"], cache["resid_mid_1"]) and not later and not reached
+    assert not hooks.is_hooked(model)  # every hook removed on exit
 
 
 def test_positions_use_six_dims():
@@ -61,16 +66,15 @@ def test_a_pass_started_at_a_residual_site_gives_the_full_pass():
 
     model = transformer.build(3).eval()
     tokens = torch.from_numpy(dyck.analysis_batch(16, 1).tokens)
-    cache = {}
     with torch.no_grad():
-        full = model(tokens, cache=cache)
+        with hooks.recorded(model, transformer.SITES) as cache:
+            full = model(tokens)
         for site in transformer.RESID_SITES:
             resumed = model(tokens, start=(site, cache[site]))
             assert all(torch.equal(full[h], resumed[h]) for h in dyck.HEADS), site
             delta = torch.full((model.cfg.d_model,), 0.3)
-            model.edits[site] = lambda x, delta=delta: x + delta
-            edited, steered = model(tokens), model(tokens, start=(site, cache[site]))
-            del model.edits[site]
+            with hooks.patched(model, {site: lambda x, delta=delta: x + delta}):
+                edited, steered = model(tokens), model(tokens, start=(site, cache[site]))
             assert all(torch.equal(edited[h], steered[h]) for h in dyck.HEADS), site
             assert not torch.equal(edited["depth"], full["depth"])
     with pytest.raises(ValueError, match="not a residual site"):

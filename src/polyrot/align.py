@@ -4,7 +4,7 @@ Rows of ``A`` (anchor) and ``B`` (other) are the same tokens. ``fit_rotation`` c
 and solves ``min ‖B_c R − A_c‖_F`` over O(d) with ``scipy.linalg.orthogonal_procrustes``;
 ``Rotation.apply`` maps b into a's frame as ``x' = (x − μ_b) R + μ_a``.
 
-Negative controls (SPEC §12.3) — each fitted on the fit split and judged on held-out
+Negative controls (docs/methods.md §12.3) — each fitted on the fit split and judged on held-out
 tokens exactly like the real R:
 
 - ``permuted``: R fitted after permuting B's rows, so no token correspondence;

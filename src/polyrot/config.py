@@ -219,7 +219,9 @@ def _neox_problems(raw: dict[str, Any]) -> list[str]:
         )
     if neox["corpus"]["source"] == "file" and "path" not in neox["corpus"]:
         out.append("config key 'neox.corpus.path' is required when 'neox.corpus.source' is file")
-    bad_sites = [s for s in audit["sites"] if not re.fullmatch(r"resid_pre_0|resid_post_\d+|resid_final", s)]
+    from polyrot import hooks  # the site registry
+
+    bad_sites = [s for s in audit["sites"] if not hooks.names_a_site("gpt_neox", s)]
     if bad_sites:
         out.append(
             f"config key 'audit.neox.sites' names unknown site(s) {bad_sites} (GPT-NeoX sites: resid_pre_0, the "

@@ -1,4 +1,4 @@
-"""Checkpoint drift (SPEC §9): the audit's EV row between two checkpoints of one model.
+"""Checkpoint drift (docs/methods.md §9): the audit's EV row between two checkpoints of one model.
 
 The *reference* is the model's audited checkpoint (a in the audit's notation, whose SAE is
 used) and each earlier checkpoint plays b: its activations are mapped into the reference

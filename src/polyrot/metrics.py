@@ -1,4 +1,4 @@
-"""Explained variance under both conventions in use (SPEC §6, §12.5).
+"""Explained variance under both conventions in use (docs/methods.md §6, §12.5).
 
 *centred* (ours): ``EV = 1 - Σ‖x - x̂‖² / Σ‖x - x̄‖²`` with x̄ the per-dimension mean of
 the target set. *scalar* (the paper's code): the denominator is the total variance computed

@@ -1,7 +1,7 @@
-"""Sparse autoencoders (SPEC: ReLU SAE with an L1 penalty, unit-norm decoder rows).
+"""Sparse autoencoders (docs/methods.md §6: ReLU SAE with an L1 penalty, unit-norm decoder rows).
 
 ``f = relu((x - b_pre) @ W_enc + b_enc)`` and ``x̂ = f @ W_dec + b_pre``. The loss is the
-study's own (SPEC §6): ``mean_{batch, dims} (x̂ - x)² + l1 · mean_batch Σ_features |f|``, that
+study's own (docs/methods.md §6): ``mean_{batch, dims} (x̂ - x)² + l1 · mean_batch Σ_features |f|``, that
 is, the squared error averaged over *every element* (rows × dimensions) and the L1 term
 summed over features and averaged over rows. ``l1`` therefore means what it means in the
 paper (toy 1e-3, Pythia 1e-5); under an MSE summed over dimensions the same number would be d
@@ -60,7 +60,7 @@ LOG_EVERY = 100
 
 @dataclass(frozen=True)
 class SAEConfig:
-    """Training of one sparse autoencoder (SPEC: Adam, batch 4096, 4000 steps)."""
+    """Training of one sparse autoencoder (docs/methods.md §6: Adam, batch 4096, 4000 steps)."""
 
     expansion: int = 8
     """Dictionary size as a multiple of the input width: ``d_sae = expansion * d``."""

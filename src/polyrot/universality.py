@@ -1,6 +1,6 @@
 """SAE "universality" metrics: decoder-direction cosines and firing-pattern correlations.
 
-Decoder cosine (SPEC §6, §12.4): for each feature of SAE_a, the max cosine to any feature of
+Decoder cosine (docs/methods.md §6, §12.4): for each feature of SAE_a, the max cosine to any feature of
 SAE_b (the paper's code), and a one-to-one Hungarian matching
 (``scipy.optimize.linear_sum_assignment``; the paper's text). Both on raw decoder rows and
 after mapping b's rows into a's frame through R.

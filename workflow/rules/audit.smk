@@ -1,4 +1,4 @@
-# The rotation audit (SPEC §6, §12): activation caches, SAEs, rotations with controls,
+# The rotation audit (docs/methods.md §6, §12): activation caches, SAEs, rotations with controls,
 # the EV / decoder-cosine / firing tables and the audit's preregistered claims. Every rule
 # below `extract_toy` serves both arms: models, pairs and sites come from ARMS. The SAE and
 # rotation rules are generated once per arm (train_saes_toy, train_saes_neox,

@@ -1,4 +1,4 @@
-# The four bars (SPEC §8), each judged against preregistration.md on every toy model
+# The four bars (docs/methods.md §8), each judged against preregistration.md on every toy model
 # (within-seed), every non-anchor model against its cohort anchor (cross-seed), and the decoy
 # beside them. `judge_bar_X` writes results/bars/X.json (always, with an honest verdict);
 # `bar_X` and `bars` are gate targets that fail with a non-zero exit when

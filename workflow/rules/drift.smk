@@ -1,4 +1,4 @@
-# Checkpoint drift (SPEC §9): one model's earlier checkpoints against its audited one, in
+# Checkpoint drift (docs/methods.md §9): one model's earlier checkpoints against its audited one, in
 # every arm that configures `audit.<arm>.drift`, and the drift figure.
 
 

@@ -1,4 +1,4 @@
-# Is R Haar? (SPEC §7, §12.2-3): the size/power table, the statistics of every fitted R,
+# Is R Haar? (docs/methods.md §7, §12.2-3): the size/power table, the statistics of every fitted R,
 # and Figure 2.
 
 

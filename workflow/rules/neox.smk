@@ -1,4 +1,4 @@
-# The GPT-NeoX arm (SPEC §5): the analysis corpus, the offline family (where `neox.source` is
+# The GPT-NeoX arm (docs/methods.md §5): the analysis corpus, the offline family (where `neox.source` is
 # family), and extraction into the audit's activation caches. Rules after extraction are
 # the audit's own (audit.smk), driven by ARMS["neox"].
 

@@ -1,4 +1,4 @@
-# Steering (SPEC §9, H4; amendment 2026-11-28): difference-of-means vectors on each cohort's
+# Steering (docs/methods.md §9, H4; amendment 2026-11-28): difference-of-means vectors on each cohort's
 # anchor (the GPT-NeoX arm's anchor), added as alpha * v at one site, within-seed, on the
 # other seeds unrotated (the paper) and mapped through the pair's fitted R (ours), against
 # norm-matched random directions. `steering_tables` writes the tables the steering claims are

@@ -1,4 +1,4 @@
-# Training the Dyck-3 cohorts (SPEC §4): train.stack models per job, one stacked model.
+# Training the Dyck-3 cohorts (docs/methods.md §4): train.stack models per job, one stacked model.
 
 
 rule train_toy_stack:

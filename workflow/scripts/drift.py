@@ -39,7 +39,7 @@ def main(smk) -> None:
                 }
             )
     header = (
-        "Checkpoint drift (SPEC 9): the audited checkpoint's SAE and frame (a) against an earlier checkpoint (b).\n"
+        "Checkpoint drift (docs/methods.md §9): the audited checkpoint's SAE and frame (a) against an earlier checkpoint (b).\n"
         "EV on held-out tokens; *_centred: per-dimension-centred variance (ours), *_scalar: global scalar (paper's code).\n"
         "role early: the checkpoint the preregistered drift claims judge."
     )

@@ -1,4 +1,4 @@
-"""The four bars (SPEC §8): each computes units of a statistic, which
+"""The four bars (docs/methods.md §8): each computes units of a statistic, which
 ``polyrot.verdicts`` judges against preregistration.md. Every bar names its units alike."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Bar B, behavioural (SPEC §8): mean KL(spec ‖ model) over (sample, position, head).
+"""Bar B, behavioural (docs/methods.md §8): mean KL(spec ‖ model) over (sample, position, head).
 
 *Within-seed*: spec = the exact algorithm's labels, one-hot smoothed as
 ``(1 - eps) * onehot + eps / K``. *Cross-seed*: spec = the cohort anchor's output
@@ -6,7 +6,7 @@ distribution. Positions are the non-PAD positions; the mean over (sample, positi
 equals the mean of the three per-head means because every head sees the same positions.
 
 Beside the registered statistic, ``bar_b_units(..., mixture="study_code",
-smoothing="study_code")`` computes Bar B as the study's code did (SPEC §8): sequences drawn
+smoothing="study_code")`` computes Bar B as the study's code did (docs/methods.md §8): sequences drawn
 60% from the training mixture with content lengths 2–48, 20% compositional and 20% long, and
 the within-seed spec smoothed as ``1 - eps`` on the true class and ``eps / (K - 1)`` on each
 other class. It is reported next to the registered statistic, never instead of it.

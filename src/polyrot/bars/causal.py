@@ -1,4 +1,4 @@
-"""Bars C and Pr, causal and predictive (SPEC §8): how well one model's attributions predict
+"""Bars C and Pr, causal and predictive (docs/methods.md §8): how well one model's attributions predict
 the effect of ablating each component of another (or the same) model.
 
 Components: each layer's heads (their output z_h W_O_h into the residual stream) and its
@@ -36,8 +36,8 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
+from polyrot import hooks
 from polyrot.bars.behavioural import mean_kl
 from polyrot.toy import dyck
 from polyrot.toy.evaluation import loss_fn
@@ -55,29 +55,16 @@ def components(model: torch.nn.Module) -> list[str]:
 
 
 def forward(model: torch.nn.Module, tokens: torch.Tensor, patch: Patch | None = None, record: dict | None = None):
-    """The toy model's forward pass with every component's output exposed: ``record``
-    receives them, ``patch`` replaces them (a function of the clean output)."""
-    patch = patch or {}
-    t = tokens.shape[1]
-    x = model.W_E[tokens] + model.pos[:t]
-
-    def out(name: str, value: torch.Tensor) -> torch.Tensor:
-        if record is not None:
-            record[name] = value
-        return patch[name](value) if name in patch else value
-
-    for i, block in enumerate(model.blocks):
-        b, _, d = x.shape
-        h = block.n_heads
-        dh = d // h
-        y = block.ln1(x)
-        q, k, v = ((y @ W).view(b, t, h, dh).transpose(1, 2) for W in (block.W_Q, block.W_K, block.W_V))
-        z = F.scaled_dot_product_attention(q, k, v, is_causal=True)  # (b, h, t, dh)
-        for head in range(h):
-            x = x + out(f"L{i}.H{head}", z[:, head] @ block.W_O[head * dh : (head + 1) * dh])
-        x = x + out(f"L{i}.MLP", F.relu(block.ln2(x) @ block.W_in) @ block.W_out)
-    y = model.ln_final(x)
-    return {"tok": y @ model.W_U_tok, "depth": y @ model.W_U_depth, "valid": y @ model.W_U_valid}
+    """The toy model's forward pass with every component's output exposed (each head added
+    in turn, ``per_head``), through ``hooks``: ``record`` receives the outputs, ``patch``
+    replaces them (a function of the clean output)."""
+    with hooks.patched(model, patch or {}):
+        if record is None:
+            return model(tokens, per_head=True)
+        with hooks.recorded(model, components(model)) as store:
+            out = model(tokens, per_head=True)
+        record.update(store)
+        return out
 
 
 MEANS = ("position", "global")

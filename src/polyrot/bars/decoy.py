@@ -1,4 +1,4 @@
-"""The decoy (SPEC §8, H6): a model that is almost the anchor but computes another function.
+"""The decoy (docs/methods.md §8, H6): a model that is almost the anchor but computes another function.
 
 ``make_decoy`` averages the depth unembedding's class columns in adjacent pairs (depth bins
 0-1, 2-3, 4-5 and 6-7 collapsed; bin 8, the odd one out, is kept), so the decoy cannot

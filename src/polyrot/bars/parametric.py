@@ -1,4 +1,4 @@
-"""Bar P, parametric (SPEC §8): align a toy model to a reference under the architecture's
+"""Bar P, parametric (docs/methods.md §8): align a toy model to a reference under the architecture's
 symmetry group and measure what is left, as the maximum over tensors of the per-entry MSE.
 
 The group, for a model whose RMSNorm gains are folded into the weights that read each

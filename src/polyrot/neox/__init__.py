@@ -1,4 +1,4 @@
-"""The GPT-NeoX arm (SPEC §5): model sources, the analysis corpus, extraction, and the
+"""The GPT-NeoX arm (docs/methods.md §5): model sources, the analysis corpus, extraction, and the
 offline family that stands in for the Pythia seeds where the hub cannot be reached.
 
 - ``source``: load a GPT-NeoX causal LM and its tokenizer from the hub or a local directory.

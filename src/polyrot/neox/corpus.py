@@ -9,7 +9,7 @@ Sources of documents:
   Documents are split into a training part (the family's training text) and a held-out
   part (the analysis sequences) by a hash of their name.
 - ``pile-10k``: ``NeelNanda/pile-10k``, the Pile sample the paper's caches were built from
-  (SPEC §5), read with ``datasets`` (install ``polyrot[pythia]``).
+  (docs/methods.md §5), read with ``datasets`` (install ``polyrot[pythia]``).
 - ``file``: a local ``.jsonl`` file with one ``{"text": ...}`` object per line.
 
 Analysis sequences follow the paper: the first ``seq_len`` tokens of each document that has

@@ -1,4 +1,4 @@
-"""Steering (SPEC §9, H4): difference-of-means vectors at a residual site, added as α·v at
+"""Steering (docs/methods.md §9, H4): difference-of-means vectors at a residual site, added as α·v at
 every position; their effects; and transfer across seeds, unrotated (the paper) or mapped
 into the other model's frame through the pair's fitted rotation (ours).
 

@@ -1,4 +1,4 @@
-"""The GPT-NeoX arm's steering (SPEC §9): difference-of-means vectors from the contrast
+"""The GPT-NeoX arm's steering (docs/methods.md §9): difference-of-means vectors from the contrast
 sentences of a small data file in the repository, added to one layer's output by a forward
 hook, and their effect KL(clean ‖ steered) over held-out corpus tokens.
 

@@ -1,7 +1,7 @@
-"""The toy arm's steering (SPEC §9): three difference-of-means vectors, what each targets,
+"""The toy arm's steering (docs/methods.md §9): three difference-of-means vectors, what each targets,
 the subspace pinned by cohort A's shared I/O weights, and the effects of a dose.
 
-Vectors (``TOY_VECTORS``; SPEC §9; the targets are our reading, which SPEC leaves open):
+Vectors (``TOY_VECTORS``; docs/methods.md §9; the targets are our reading, which the paper leaves open):
 
 - ``depth``: positions labelled depth 5 minus depth 4, added ("clean"); effect on the depth
   head at depth-4 positions;
@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from polyrot import hooks
 from polyrot.steering.neox import kl_from
 from polyrot.steering.vector import SteeringVector, diff_of_means
 from polyrot.toy import dyck
@@ -96,8 +97,8 @@ def toy_vector(name: str, acts: np.ndarray, batch: dyck.Batch, site: str) -> Ste
 @torch.no_grad()
 def toy_vectors(model: torch.nn.Module, batch: dyck.Batch, site: str) -> dict[str, SteeringVector]:
     """Every toy vector of ``model`` at ``site``, from one forward pass over ``batch``."""
-    cache: dict[str, torch.Tensor] = {}
-    model.eval()(torch.from_numpy(batch.tokens), cache=cache, stop_at=site)
+    with hooks.recorded(model, [site], stop=True) as cache:
+        model.eval()(torch.from_numpy(batch.tokens))
     acts = cache[site].numpy()
     return {name: toy_vector(name, acts, batch, site) for name in TOY_VECTORS}
 
@@ -142,8 +143,8 @@ class _Part:
         self.batch = _trimmed(batch)
         self.tokens = torch.from_numpy(self.batch.tokens)
         self.mask = torch.from_numpy(self.batch.mask)
-        cache: dict[str, torch.Tensor] = {}
-        self.clean = model(self.tokens, cache=cache)
+        with hooks.recorded(model, [site]) as cache:
+            self.clean = model(self.tokens)
         self.x = cache[site]
         self.ref = {}
         for h in dyck.HEADS:

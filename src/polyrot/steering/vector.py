@@ -46,37 +46,18 @@ class SteeringVector:
 
     @contextmanager
     def apply(self, model: torch.nn.Module, alpha: float) -> Iterator[torch.nn.Module]:
-        """Add ``sign * alpha * vector`` at every position of ``site`` while inside.
+        """Add ``sign * alpha * vector`` at every position of ``site`` while inside, through
+        ``hooks.patched`` (the toy model's hook point there; on a Hugging Face decoder the
+        site's module, e.g. GPT-NeoX ``resid_post_<i>``: the output of ``gpt_neox.layers[i]``).
+        On a Hugging Face decoder the site must be a layer's output."""
+        from polyrot import hooks
 
-        Toy models: through ``ToyTransformer.edits``. GPT-NeoX models (``resid_post_<i>``,
-        the output of layer i): a forward hook on ``gpt_neox.layers[i]``, removed on exit."""
+        if hooks.architecture_of(model).name != "toy" and not self.site.startswith("resid_post_"):
+            raise ValueError(f"steering a decoder acts on a layer's output (resid_post_<i>), not {self.site}")
         param = next(model.parameters())
         delta = torch.as_tensor(self.sign * alpha * self.vector, dtype=param.dtype, device=param.device)
-        if hasattr(model, "gpt_neox"):
-            from polyrot.neox.extract import hidden_state_index
-
-            layer = hidden_state_index(self.site)
-            if layer <= 0:
-                raise ValueError("GPT-NeoX steering acts on a layer's output (resid_post_<i>), not the embedding")
-
-            def hook(_module, _inputs, output):
-                if isinstance(output, tuple):
-                    return (output[0] + delta, *output[1:])
-                return output + delta
-
-            handle = model.gpt_neox.layers[layer - 1].register_forward_hook(hook)
-            try:
-                yield model
-            finally:
-                handle.remove()
-            return
-        if self.site in model.edits:
-            raise RuntimeError(f"{self.site} is already steered")
-        model.edits[self.site] = lambda x: x + delta
-        try:
+        with hooks.patched(model, {self.site: lambda x: x + delta}):
             yield model
-        finally:
-            del model.edits[self.site]
 
 
 def diff_of_means(acts: np.ndarray, plus: np.ndarray, minus: np.ndarray) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""The Dyck-3 task (SPEC §2): sequences, the three per-position labels, held-out sets.
+"""The Dyck-3 task (docs/methods.md §2): sequences, the three per-position labels, held-out sets.
 
 Tokens: PAD=0, BOS=1, EOS=2, ``(``=3, ``)``=4, ``[``=5, ``]``=6, ``{``=7, ``}``=8; ids 9–39
 unused. A sequence is BOS + content + EOS, right-padded with PAD to the context length.
@@ -156,7 +156,7 @@ def sample(
     p_valid: float = 0.5,
     p_open: float = 0.55,
 ) -> Batch:
-    """``n`` sequences of the training mixture (SPEC §2).
+    """``n`` sequences of the training mixture (docs/methods.md §2).
 
     Content lengths are uniform on ``[min_len, max_len]``; with probability ``p_valid`` the
     content is a never-invalid Dyck string, otherwise uniformly random bracket tokens.

@@ -17,7 +17,7 @@ HELDOUT = ("compositional", "long")
 
 
 def loss_fn(logits: Mapping[str, torch.Tensor], data: torch.Tensor) -> torch.Tensor:
-    """Sum over heads of the mean cross-entropy over non-PAD positions (SPEC §3).
+    """Sum over heads of the mean cross-entropy over non-PAD positions (docs/methods.md §3).
 
     ``data`` is ``(3, batch, T)``: tokens, depth and valid labels.
     """

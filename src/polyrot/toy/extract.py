@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from polyrot import hooks
 from polyrot.activations import Cache
 from polyrot.toy import dyck
 
@@ -36,8 +37,8 @@ def toy_caches(model: torch.nn.Module, batch: dyck.Batch, sites: list[str], batc
     for start in range(0, len(batch), batch_size):
         tokens = torch.from_numpy(batch.tokens[start : start + batch_size])
         mask = (tokens != dyck.PAD).numpy()
-        store: dict[str, torch.Tensor] = {}
-        model(tokens, cache=store)
+        with hooks.recorded(model, sites) as store:
+            model(tokens)
         for s in sites:
             parts[s].append(store[s].numpy()[mask])
     seq, pos = np.nonzero(batch.tokens != dyck.PAD)

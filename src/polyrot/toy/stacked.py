@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from polyrot import hooks
 from polyrot.toy import dyck
 from polyrot.toy.transformer import ToyConfig, ToyTransformer, position_features
 
@@ -140,9 +141,9 @@ def clip_per_model(params: Sequence[torch.Tensor], max_norm: float) -> torch.Ten
 
 def forward_each(models: Mapping[str, nn.Module]) -> Callable[[torch.Tensor], dict[str, dict[str, torch.Tensor]]]:
     """A function of tokens ``(batch, T)`` giving every model's logits by name. Plain toy
-    models (no steering edits) run as one stack, K forwards in one pass, bitwise each
-    model's own on a CPU; any other model runs by itself."""
-    plain = {n: m for n, m in models.items() if type(m) is ToyTransformer and not m.edits}
+    models (no hooks: no steering, no recording) run as one stack, K forwards in one pass,
+    bitwise each model's own on a CPU; any other model runs by itself."""
+    plain = {n: m for n, m in models.items() if type(m) is ToyTransformer and not hooks.is_hooked(m)}
     stack = StackedToy.from_models(list(plain.values())).eval() if len(plain) > 1 else None
     names = list(plain)
 

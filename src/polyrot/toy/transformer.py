@@ -1,9 +1,13 @@
-"""The 104,448-parameter Dyck-3 transformer (SPEC §3) and its named residual sites.
+"""The 104,448-parameter Dyck-3 transformer (docs/methods.md §3) and its named residual sites.
 
 Two layers of pre-norm attention then pre-norm ReLU MLP, d_model 64, 4 heads of 16,
 d_mlp 256, no biases, RMSNorm with gain only (eps 1e-5) and a final RMSNorm, a token
 embedding and three untied unembedding heads (tok 40, depth 9, valid 2). Positions are a
 fixed buffer in the first 6 residual dimensions.
+
+Every site is an identity ``HookPoint`` (``polyrot.hooks``, which maps site names to them):
+``hooks.recorded`` reads activations there, ``hooks.patched`` replaces them. They hold no
+weights, so the saved model is unchanged.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from polyrot.hooks import HookPoint
 from polyrot.toy import dyck
 
 #: The seven residual sites, in forward order. resid_pre_2 is resid_post_1 under the
@@ -109,15 +114,36 @@ class Block(nn.Module):
         self.ln2 = RMSNorm(d, cfg.eps)
         self.W_in = nn.Parameter(torch.empty(d, cfg.d_mlp))
         self.W_out = nn.Parameter(torch.empty(cfg.d_mlp, d))
+        # the sites, in forward order (polyrot.hooks.ARCHITECTURES["toy"] names them)
+        self.hook_resid_pre = HookPoint()
+        self.hook_head_out = nn.ModuleList(HookPoint() for _ in range(h))
+        self.hook_resid_mid = HookPoint()
+        self.hook_mlp_pre = HookPoint()
+        self.hook_mlp_post = HookPoint()
+        self.hook_mlp_out = HookPoint()
+        self.hook_resid_post = HookPoint()
 
-    def attention(self, x: torch.Tensor) -> torch.Tensor:
+    def _heads(self, x: torch.Tensor) -> torch.Tensor:
         b, t, d = x.shape
         h = self.n_heads
         q = (x @ self.W_Q).view(b, t, h, d // h).transpose(1, 2)
         k = (x @ self.W_K).view(b, t, h, d // h).transpose(1, 2)
         v = (x @ self.W_V).view(b, t, h, d // h).transpose(1, 2)
-        z = F.scaled_dot_product_attention(q, k, v, is_causal=True)
-        return z.transpose(1, 2).reshape(b, t, d) @ self.W_O
+        return F.scaled_dot_product_attention(q, k, v, is_causal=True)  # (b, h, t, d_head)
+
+    def attention(self, x: torch.Tensor) -> torch.Tensor:
+        b, t, d = x.shape
+        return self._heads(x).transpose(1, 2).reshape(b, t, d) @ self.W_O
+
+    def attention_per_head(self, x: torch.Tensor, stream: torch.Tensor) -> torch.Tensor:
+        """``stream`` plus each head's output in turn, each through its ``hook_head_out``
+        point (the causal bars' components; equal to ``stream + attention(x)`` up to float
+        rounding)."""
+        z = self._heads(x)
+        dh = z.shape[-1]
+        for head, point in enumerate(self.hook_head_out):
+            stream = stream + point(z[:, head] @ self.W_O[head * dh : (head + 1) * dh])
+        return stream
 
 
 class ToyTransformer(nn.Module):
@@ -134,9 +160,8 @@ class ToyTransformer(nn.Module):
         self.W_U_tok = nn.Parameter(torch.empty(cfg.d_model, dyck.HEAD_CLASSES["tok"]))
         self.W_U_depth = nn.Parameter(torch.empty(cfg.d_model, dyck.HEAD_CLASSES["depth"]))
         self.W_U_valid = nn.Parameter(torch.empty(cfg.d_model, dyck.HEAD_CLASSES["valid"]))
-        self.edits: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {}
-        """Residual site -> a function that replaces the stream there (steering installs and
-        removes these; see ``polyrot.steering``). Empty: the model's own function."""
+        # the stream before the final norm: resid_pre_{n_layers}
+        self.hook_resid_final = HookPoint()
 
     @torch.no_grad()
     def init_weights(self, generator: torch.Generator) -> ToyTransformer:
@@ -151,17 +176,16 @@ class ToyTransformer(nn.Module):
     def forward(
         self,
         tokens: torch.Tensor,
-        cache: dict[str, torch.Tensor] | None = None,
-        stop_at: str | None = None,
         start: tuple[str, torch.Tensor] | None = None,
+        per_head: bool = False,
     ) -> dict[str, torch.Tensor]:
         """Logits per head, ``{"tok": (b,t,40), "depth": (b,t,9), "valid": (b,t,2)}``.
 
-        If ``cache`` is a dict, activations at every site are stored in it; if ``stop_at``
-        names a site, the forward pass stops there and returns an empty dict. ``start =
-        (site, x)`` resumes at a residual site from its unedited activations ``x`` (as a
-        ``cache`` holds them): nothing before it runs, and an edit there still applies
-        (steering many doses from one clean pass). ``tokens`` then only gives the length.
+        ``start = (site, x)`` resumes at a residual site from its unpatched activations ``x``
+        (as ``hooks.recorded`` gives them): nothing before it runs, and a patch there still
+        applies (steering many doses from one clean pass). ``tokens`` then only gives the
+        length. ``per_head`` adds each head's output to the stream in turn through its hook
+        point (the causal bars), instead of all heads in one product.
         """
         t = tokens.shape[1]
         skipping = None
@@ -172,40 +196,34 @@ class ToyTransformer(nn.Module):
             if skipping not in RESID_SITES:
                 raise ValueError(f"cannot start at {skipping!r}: not a residual site {RESID_SITES}")
 
-        def save(name: str, value: torch.Tensor) -> bool:
-            if cache is not None:
-                cache[name] = value
-            return stop_at == name
-
-        def site(name: str, update: Callable[[torch.Tensor], torch.Tensor]) -> bool:
+        def site(name: str, point: HookPoint, update: Callable[[torch.Tensor], torch.Tensor]) -> None:
             """Pass residual site ``name``: update the stream (unless still skipping to the
-            start), apply its edit, save it; True when the pass stops here."""
+            start), then through its hook point."""
             nonlocal x, skipping
             if skipping is None:
                 x = update(x)
             elif skipping == name:
                 skipping = None
             else:
-                return False
-            if name in self.edits:
-                x = self.edits[name](x)
-            return save(name, x)
+                return
+            x = point(x)
 
         for i, block in enumerate(self.blocks):
-            if site(f"resid_pre_{i}", lambda x: x):
-                return {}
-            if site(f"resid_mid_{i}", lambda x, block=block: x + block.attention(block.ln1(x))):
-                return {}
-            post = None
+            site(f"resid_pre_{i}", block.hook_resid_pre, lambda x: x)
+            if per_head:
+                site(
+                    f"resid_mid_{i}",
+                    block.hook_resid_mid,
+                    lambda x, block=block: block.attention_per_head(block.ln1(x), x),
+                )
+            else:
+                site(f"resid_mid_{i}", block.hook_resid_mid, lambda x, block=block: x + block.attention(block.ln1(x)))
+            out = None
             if skipping is None:
-                pre = block.ln2(x) @ block.W_in
-                post = F.relu(pre)
-                if save(f"mlp_pre_{i}", pre) or save(f"mlp_post_{i}", post):
-                    return {}
-            if site(f"resid_post_{i}", lambda x, block=block, post=post: x + post @ block.W_out):
-                return {}
-        if site(f"resid_pre_{len(self.blocks)}", lambda x: x):
-            return {}
+                post = block.hook_mlp_post(F.relu(block.hook_mlp_pre(block.ln2(x) @ block.W_in)))
+                out = block.hook_mlp_out(post @ block.W_out)
+            site(f"resid_post_{i}", block.hook_resid_post, lambda x, out=out: x + out)
+        site(f"resid_pre_{len(self.blocks)}", self.hook_resid_final, lambda x: x)
         y = self.ln_final(x)
         return {"tok": y @ self.W_U_tok, "depth": y @ self.W_U_depth, "valid": y @ self.W_U_valid}
 
