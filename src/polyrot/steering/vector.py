@@ -15,6 +15,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 import torch
 
+from polyrot import hooks
+
 
 @dataclass(frozen=True)
 class SteeringVector:
@@ -50,8 +52,6 @@ class SteeringVector:
         ``hooks.patched`` (the toy model's hook point there; on a Hugging Face decoder the
         site's module, e.g. GPT-NeoX ``resid_post_<i>``: the output of ``gpt_neox.layers[i]``).
         On a Hugging Face decoder the site must be a layer's output."""
-        from polyrot import hooks
-
         if hooks.architecture_of(model).name != "toy" and not self.site.startswith("resid_post_"):
             raise ValueError(f"steering a decoder acts on a layer's output (resid_post_<i>), not {self.site}")
         param = next(model.parameters())
