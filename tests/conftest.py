@@ -15,13 +15,3 @@ torch.set_num_threads(1)
 @pytest.fixture(scope="session")
 def repo() -> Path:
     return REPO
-
-
-@pytest.fixture(scope="session")
-def run(tmp_path_factory, repo):
-    """The whole DAG of config/test.yaml, run locally once per session."""
-    from _workflow import copy_workflow, snakemake
-
-    work = copy_workflow(repo, tmp_path_factory.mktemp("wf"))
-    snakemake(work, "--cores", "2", "--configfile", "config/test.yaml")
-    return work
