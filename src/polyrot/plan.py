@@ -150,7 +150,8 @@ class Arm:
     def drift_caches(self) -> list[dict[str, str]]:
         """(checkpoint, site, split) of every cache the drift reads, in input order: the
         audited checkpoint's, then each earlier checkpoint's."""
-        assert self.drift is not None, f"arm {self.name} has no drift analysis"
+        if self.drift is None:
+            raise ValueError(f"arm {self.name} has no drift analysis (audit.{self.name}.drift)")
         return [
             {"checkpoint": c, "site": s, "split": split}
             for c in [self.checkpoint, *self.drift["checkpoints"]]
