@@ -25,6 +25,12 @@ class BadFile(ValueError):
         self.path = os.fspath(path)
 
 
+def _must_exist(path: PathLike) -> None:
+    # safetensors reports a missing file as a SafetensorError: keep it a FileNotFoundError
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{os.fspath(path)}: no such file")
+
+
 def load_safetensors(path: PathLike, framework: Literal["pt", "numpy"] = "pt", device: str = "cpu") -> dict[str, Any]:
     """Every tensor of a safetensors file; ``BadFile`` if it is not a readable one,
     ``FileNotFoundError`` if it does not exist."""
@@ -32,8 +38,7 @@ def load_safetensors(path: PathLike, framework: Literal["pt", "numpy"] = "pt", d
         from safetensors.torch import load_file
     else:
         from safetensors.numpy import load_file
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"{os.fspath(path)}: no such file")
+    _must_exist(path)
     try:
         return load_file(os.fspath(path), device=device) if framework == "pt" else load_file(os.fspath(path))
     except SafetensorError as e:
@@ -42,8 +47,7 @@ def load_safetensors(path: PathLike, framework: Literal["pt", "numpy"] = "pt", d
 
 def safetensors_metadata(path: PathLike) -> dict[str, str]:
     """A safetensors file's string metadata (empty if it has none); ``BadFile`` as above."""
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"{os.fspath(path)}: no such file")
+    _must_exist(path)
     try:
         with safe_open(os.fspath(path), framework="pt") as fh:
             return dict(fh.metadata() or {})

@@ -155,12 +155,6 @@ def _order(model: nn.Module) -> dict[str, int]:
     return {name: i for i, (name, _) in enumerate(model.named_modules())}
 
 
-def _value(point: Point, args: tuple, output: object) -> torch.Tensor:
-    if point.kind == "pre":
-        return args[0]
-    return output[0] if isinstance(output, tuple) else output  # type: ignore[return-value]
-
-
 def _hook(model: nn.Module, point: Point, fn: Callable[[torch.Tensor], torch.Tensor | None]):
     """Register ``fn`` on ``point``: it sees the value there and may return a replacement."""
     module = model.get_submodule(point.module)

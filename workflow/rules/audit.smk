@@ -130,7 +130,7 @@ rule audit_tables:
             ensure(audit_file("{arm}", "ev"), non_empty=True),
             "ev_table.rst",
             "H2",
-            lambda wc: ARM_NAMES[wc.arm],
+            lambda wc: ARMS[wc.arm].label,
         ),
         cosine=ensure(audit_file("{arm}", "decoder_cosine"), non_empty=True),
         firing=ensure(audit_file("{arm}", "firing"), non_empty=True),

@@ -270,7 +270,6 @@ REPORT_CATEGORY = {
     "summary": "Summary",
     "ledger": "Ledger",
 }
-ARM_NAMES = polyrot.plan.ARM_LABELS
 # a result drawn from every arm of the run
 ALL_ARMS = PLAN.arm_label()
 

@@ -68,7 +68,7 @@ rule figure3:
         effects=[steering_file(arm, "effects", c) for arm, cohorts in STEERING_COHORTS.items() for c in cohorts],
         transfer=[steering_file(arm, "tables", "transfer") for arm in STEERING_COHORTS],
     output:
-        **figure_files("figure3", "figure3.rst", "H4", " and ".join(ARM_NAMES[a] for a in STEERING_COHORTS)),
+        **figure_files("figure3", "figure3.rst", "H4", PLAN.arm_label(list(STEERING_COHORTS))),
         **{
             f"accuracy_{ext}": path
             for ext, path in figure_files("figure3_accuracy", "figure3_accuracy.rst", "H4", "toy").items()
@@ -105,7 +105,7 @@ rule drift_figure:
     input:
         tables=[drift_file(arm) for arm in DRIFT_ARMS],
     output:
-        **figure_files("drift", "drift.rst", "H5", " and ".join(ARM_NAMES[a] for a in DRIFT_ARMS)),
+        **figure_files("drift", "drift.rst", "H5", PLAN.arm_label(DRIFT_ARMS)),
     params:
         arms=DRIFT_ARMS,
     log:

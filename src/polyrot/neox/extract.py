@@ -47,13 +47,12 @@ def extract(
 ) -> dict[str, Cache]:
     """Caches at ``sites`` for ``tokens`` (``(n, seq_len)`` ids), float32, rows in order."""
     body = model.gpt_neox
-    for site in sites:  # refused before any batch runs, naming the sites the model has
-        hooks.point_of(model, site)
     device = next(body.parameters()).device
     parts: dict[str, list[np.ndarray]] = {s: [] for s in sites}
     for start in tqdm(range(0, len(tokens), batch_size), desc=desc, disable=not progress, unit="batch"):
         ids = torch.as_tensor(tokens[start : start + batch_size], device=device)
-        # the body alone, never the unembedding, and only up to the deepest site
+        # the body alone, never the unembedding, and only up to the deepest site; an unknown
+        # site is refused (naming the model's sites) before the first batch runs
         with hooks.recorded(model, sites, stop=True) as store:
             body(input_ids=ids, use_cache=False)
         for s in sites:
