@@ -6,9 +6,10 @@ from snakemake.utils import min_version
 min_version("8.0")
 
 
-# The default config only when no --configfile is given: a config file is complete by itself
-# and is never merged over the default (a section it leaves out, such as a drift analysis or
-# the GPT-NeoX arm, stays out). `--config key=value` overrides either.
+# config/config.yaml (every default, written out from src/polyrot/settings.py) only when no
+# --configfile is given. A --configfile is an overlay on the built-in defaults, not on this
+# file: it holds what it changes, and `null` switches a section off (`neox: null`, `drift:
+# null`). `--config key=value` overrides either.
 if not workflow.overwrite_configfiles:
 
     configfile: "config/config.yaml"

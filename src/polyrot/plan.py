@@ -267,7 +267,7 @@ def _arm(cfg: Config, name: str) -> Arm:
         sites=list(audited["sites"]),
         checkpoint=checkpoint,
         sae=cfg.params(f"audit.{name}.sae"),
-        drift=cfg.params(f"audit.{name}.drift") if "drift" in audited else None,
+        drift=cfg.params(f"audit.{name}.drift") if audited.get("drift") is not None else None,
         steering_cohorts=steering,
     )
 

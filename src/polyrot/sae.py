@@ -39,15 +39,16 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
 from safetensors.torch import save_file
 from tqdm.auto import tqdm
 
-from polyrot import atomic, files, metrics
+from polyrot import atomic, files, metrics, settings
 
 Array = np.ndarray | torch.Tensor
 
@@ -58,25 +59,36 @@ LOG_EVERY = 100
 """Steps between host reads of the running loss (the only host syncs in the loop)."""
 
 
+_ARM = settings.SAESettings()  # an arm's SAE settings at their defaults
+
+
 @dataclass(frozen=True)
 class SAEConfig:
-    """Training of one sparse autoencoder (docs/methods.md §6: Adam, batch 4096, 4000 steps)."""
+    """Training of one sparse autoencoder (docs/methods.md §6): one expansion of an arm's SAE
+    settings (``polyrot.settings.SAESettings``, documented there, whose defaults these are)."""
 
-    expansion: int = 8
+    expansion: int = _ARM.expansions[0]
     """Dictionary size as a multiple of the input width: ``d_sae = expansion * d``."""
-    l1: float = 1e-3
+    l1: float = _ARM.l1
     """Weight of the L1 penalty ``mean_batch Σ_features |f|`` against an MSE averaged over every
     element (rows × dimensions): the study's normalisation, so paper values apply unchanged."""
-    lr: float = 5e-4
+    lr: float = _ARM.lr
     """Adam learning rate (constant)."""
-    batch_size: int = 4096
+    batch_size: int = _ARM.batch_size
     """Activation rows per step, drawn without replacement within each epoch."""
-    steps: int = 4000
+    steps: int = _ARM.steps
     """Optimiser steps."""
-    seed: int = 0
+    seed: int = _ARM.seed
     """Seed of the ``torch.Generator`` that draws the initialisation and then the batch order."""
     recipe: str = "ours"
     """``ours`` (registered) or ``study`` (the study's initialisation, sampling and renormalisation)."""
+
+    @classmethod
+    def of(cls, arm: Mapping[str, Any], expansion: int, l1: float | None = None, recipe: str = "ours") -> SAEConfig:
+        """One expansion of an arm's SAE settings (``audit.<arm>.sae`` as a rule's params); ``l1``
+        overrides the arm's (the drift SAEs' ``early_sae_l1``)."""
+        s = settings.parse(settings.SAESettings, dict(arm))
+        return cls(int(expansion), s.l1 if l1 is None else float(l1), s.lr, s.batch_size, s.steps, s.seed, recipe)
 
 
 RECIPES = ("ours", "study")
@@ -366,15 +378,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     cache and, where ``X.heldout.npz`` sits beside ``X.fit.npz``, on the held-out rows."""
     from polyrot import activations
 
-    d = SAEConfig()
     parser = argparse.ArgumentParser(prog="python -m polyrot.sae", description=main.__doc__.splitlines()[0])
     parser.add_argument("caches", nargs="+", metavar="CACHE.npz", help="activation caches (polyrot.activations)")
-    parser.add_argument("--expansion", type=int, default=d.expansion, help=f"d_sae / d (default {d.expansion})")
-    parser.add_argument("--l1", type=float, default=d.l1, help=f"L1 in the paper's normalisation (default {d.l1})")
-    parser.add_argument("--lr", type=float, default=d.lr, help=f"Adam learning rate (default {d.lr})")
-    parser.add_argument("--batch-size", type=int, default=d.batch_size, help=f"default {d.batch_size}")
-    parser.add_argument("--steps", type=int, default=d.steps, help=f"default {d.steps}")
-    parser.add_argument("--seed", type=int, default=d.seed, help=f"default {d.seed}")
+    parser.add_argument(
+        "--expansion", type=int, default=_ARM.expansions[0], help=f"d_sae / d (default {_ARM.expansions[0]})"
+    )
+    settings.add_options(parser, settings.SAESettings, ["l1", "lr", "batch_size", "steps", "seed"])
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args(argv)
     try:
@@ -386,7 +395,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     saes = train_saes_stacked(acts, cfg, device=args.device, progress=sys.stderr.isatty())
     cols = ("ev_centred", "ev_scalar", "l0", "dead_fraction")
     print("\t".join(["cache", "split", "expansion", "l1", "steps", "batch_size", *cols]))
-    settings = [str(args.expansion), f"{args.l1:g}", str(args.steps), str(args.batch_size)]
+    columns = [str(args.expansion), f"{args.l1:g}", str(args.steps), str(args.batch_size)]
     for path, x, model in zip(args.caches, acts, saes, strict=True):
         splits = [("fit", x)]
         held = str(path).replace(".fit.npz", ".heldout.npz")
@@ -394,7 +403,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             splits.append(("heldout", activations.read_cache(held).acts))
         for split, rows in splits:
             m = sae_metrics(model.cpu(), rows)
-            print("\t".join([str(path), split, *settings, *(f"{m[c]:.4f}" for c in cols)]), flush=True)
+            print("\t".join([str(path), split, *columns, *(f"{m[c]:.4f}" for c in cols)]), flush=True)
     return 0
 
 

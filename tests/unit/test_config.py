@@ -1,20 +1,20 @@
 """Config validation: every shipped config is valid; bad ones are refused naming the key."""
 
 import copy
-import dataclasses
 import json
 
+import pydantic
 import pytest
 import yaml
 
-from polyrot import config
+from polyrot import config, settings
 
 CONFIGS = ["config/config.yaml", "config/paper.yaml", "config/test.yaml"]
 
 
 @pytest.fixture
 def raw(repo):
-    return yaml.safe_load((repo / "config/test.yaml").read_text())
+    return config.load_file(repo / "config/test.yaml").raw
 
 
 @pytest.mark.parametrize("name", CONFIGS)
@@ -27,8 +27,9 @@ def test_paper_scale(repo):
     cfg = config.load_file(repo / "config/paper.yaml")
     assert cfg.train.steps == 60_000 and cfg.train.batch_size == 512 and cfg.train.warmup_steps == 500
     assert cfg.cohorts["A"].seeds == (0, 1, 2, 3, 4) and cfg.cohorts["B"].seeds == (100, 101, 102, 103, 104)
-    train = config.TrainConfig.from_dict(cfg.raw["train"])
-    assert train.early_stop == config.EarlyStop(threshold=0.9999, patience=10_000) and train.betas == (0.9, 0.95)
+    train = settings.parse(config.TrainConfig, cfg.raw["train"])
+    assert train == cfg.settings.train and train.betas == (0.9, 0.95)
+    assert train.early_stop == config.EarlyStop(threshold=0.9999, patience=10_000)
     assert cfg.bars.B.n_samples == 10**7
 
 
@@ -69,7 +70,7 @@ def test_unknown_key(raw):
 
 def test_wrong_type(raw):
     raw["train"]["steps"] = "many"
-    refused(raw, "'train.steps'", "not of type 'integer'")
+    refused(raw, "'train.steps'", "valid integer", "'many'")
 
 
 def test_impossible_values(raw):
@@ -89,8 +90,8 @@ def test_impossible_values(raw):
     bad["cohorts"]["a1"] = bad["cohorts"]["A"]
     refused(bad, "unknown config key 'cohorts.a1'")
     bad = copy.deepcopy(raw)
-    del bad["bars"]
-    refused(bad, "'bars' is a required property")
+    bad["cohorts"]["C"] = {"seeds": [7]}
+    refused(bad, "'cohorts.C.anchor' is required", "'cohorts.C.shared_io' is required")
     bad = copy.deepcopy(raw)
     bad["bars"]["decoy"]["model"] = "A1"
     refused(bad, "'bars.decoy.model'", "not a cohort anchor")
@@ -106,28 +107,108 @@ def test_command_line_booleans(raw):
     refused(raw, "'strict_bars'")
 
 
-def test_typed_sections_are_generated_from_the_schema():
-    """One source: each typed section has exactly the schema's keys, its defaults and docs."""
-    for cls, key in (
-        (config.TaskConfig, "task"),
-        (config.TrainConfig, "train"),
-        (config.FamilyConfig, "neox.family"),
-        (config.CorpusConfig, "neox.corpus"),
-    ):
-        node = config.schema()
-        for part in key.split("."):
-            node = node["properties"][part]
-        assert [f.name for f in dataclasses.fields(cls)] == list(node["properties"])
-        for f in dataclasses.fields(cls):
-            spec = node["properties"][f.name]
-            assert spec.get("description"), f"{key}.{f.name} has no description"
-            assert f"{f.name}: {spec['description']}" in cls.__doc__
-    # the defaults are the paper's (docs/methods.md §4)
-    assert config.TrainConfig() == config.TrainConfig.from_dict(
-        {"steps": 60_000, "batch_size": 512, "lr": 3e-3, "warmup_steps": 500, "betas": [0.9, 0.95]}
+def test_every_setting_is_documented_typed_and_defaulted():
+    """One source: every leaf of the config is a field of polyrot.settings with a docstring, and
+    the defaults are a valid config (the offline default run)."""
+    found = list(settings.leaves())
+    assert len(found) > 100
+    undocumented = [leaf.key for leaf in found if len(leaf.doc.split()) < 2]
+    assert not undocumented, f"settings without a docstring: {undocumented}"
+    assert config.load({}).raw == config.load_file("config/config.yaml").raw
+    classes = {leaf.owner for leaf in found}
+    assert all(c.__doc__ and not c.__doc__.startswith(c.__name__ + "(") for c in classes)
+
+
+def test_config_yaml_and_schema_are_generated_from_the_settings(repo):
+    """config/config.yaml writes out every default with its documentation, and config/schema.json
+    is the settings' JSON schema; regenerate both with python -m polyrot.settings yaml|schema."""
+    assert (repo / "config/config.yaml").read_text() == settings.default_yaml(), "regenerate config/config.yaml"
+    assert json.loads((repo / "config/schema.json").read_text()) == settings.schema(), "regenerate config/schema.json"
+    assert yaml.safe_load((repo / "config/config.yaml").read_text()) == settings.defaults()
+    # the schema refuses what the settings refuse, and documents what they document
+    schema = settings.schema()
+    train = schema["$defs"]["TrainConfig"]["properties"]
+    assert train["steps"]["minimum"] == 1 and "paper 60000" in train["steps"]["description"]
+    assert schema["additionalProperties"] is False
+
+
+@pytest.mark.parametrize("name", ["config/paper.yaml", "config/test.yaml"])
+def test_overlays_hold_only_what_they_change(repo, name):
+    """No leaf of an overlay repeats its default: one value, one place."""
+    defaults = settings.defaults()
+
+    def repeats(overlay, base, path=""):
+        for key, value in overlay.items():
+            here = f"{path}{key}"
+            below = base.get(key) if isinstance(base, dict) else None
+            if isinstance(value, dict) and isinstance(below, dict):
+                yield from repeats(value, below, here + ".")
+            elif below is not None and json.dumps(value) == json.dumps(below):
+                yield here
+            elif isinstance(value, list | float | int) and value == below:  # 1 and 1.0 alike
+                yield here
+
+    overlay = yaml.safe_load((repo / name).read_text())
+    assert list(repeats(overlay, defaults)) == []
+
+
+def test_command_lines_take_their_defaults_from_the_settings():
+    """No restated defaults: each command line's options default to the settings' defaults."""
+    import argparse
+
+    from polyrot import sae
+    from polyrot.bars import causal, parametric
+
+    def defaults_of(main):
+        seen = {}
+
+        def capture(self, args=None, namespace=None):
+            seen.update(vars(argparse.ArgumentParser.parse_known_args(self, ["x", "y"])[0]))
+            raise SystemExit(0)
+
+        original = argparse.ArgumentParser.parse_args
+        argparse.ArgumentParser.parse_args = capture
+        try:
+            with pytest.raises(SystemExit):
+                main([])
+        finally:
+            argparse.ArgumentParser.parse_args = original
+        return seen
+
+    bars = settings.Bars()
+    assert {k: v for k, v in defaults_of(causal.main).items() if k in ("mean_n", "eval_n", "seed")} == {
+        "mean_n": bars.causal.mean_n,
+        "eval_n": bars.causal.eval_n,
+        "seed": bars.causal.seed,
+    }
+    p = defaults_of(parametric.main)
+    assert (p["restarts"], p["iterations"], p["refine_steps"], p["seed"]) == (
+        bars.P.restarts,
+        bars.P.iterations,
+        bars.P.refine_steps,
+        bars.P.seed,
     )
-    assert config.TrainConfig().early_stop == config.EarlyStop(0.9999, 10_000)
-    assert config.TaskConfig().analysis_n == 1024 and config.CorpusConfig().path is None
+    s, arm = defaults_of(sae.main), settings.SAESettings()
+    assert (s["expansion"], s["l1"], s["lr"], s["batch_size"], s["steps"], s["seed"]) == (
+        arm.expansions[0],
+        arm.l1,
+        arm.lr,
+        arm.batch_size,
+        arm.steps,
+        arm.seed,
+    )
+    assert sae.SAEConfig() == sae.SAEConfig.of(settings.dump(arm), arm.expansions[0])
+
+
+def test_section_checks_sit_with_their_fields():
+    """A typed section refuses a bad value itself, naming the field (used by library code and
+    command lines alike)."""
+    with pytest.raises(pydantic.ValidationError, match="warmup_steps"):
+        config.TrainConfig(steps=10, warmup_steps=10)
+    with pytest.raises(pydantic.ValidationError, match="greater than or equal to 1"):
+        config.TaskConfig(heldout_n=0)
+    with pytest.raises(pydantic.ValidationError, match="Unexpected keyword"):
+        config.TrainConfig(stpes=10)
 
 
 def test_config_is_read_in_canonical_key_order(raw):
@@ -169,11 +250,19 @@ def test_neox_problems_are_refused_naming_the_key(raw):
         (("audit", "neox", "sites"), ["resid_pre_0", "resid_mid_0"], "'audit.neox.sites'"),
         (("audit", "neox", "sites"), ["resid_pre_0", "resid_post_5"], "the family has 2 layers"),
         (("audit", "neox", "drift", "early"), "step20", "'audit.neox.drift.early'"),
-        (("audit", "toy", "drift", "checkpoints"), ["step000030"], "is never written"),
+        (
+            ("audit", "toy", "drift"),
+            {"model": "A0", "checkpoints": ["step000030"], "early": "step000030"},
+            "never written",
+        ),
         (("neox", "family", "save_steps"), [10], "must include the final step"),
         (("neox", "corpus", "source"), "file", "'neox.corpus.path' is required"),
         # the audited revision's caches cannot also be a drift checkpoint's
-        (("audit", "neox", "drift", "checkpoints"), ["step20"], "includes the audited revision"),
+        (
+            ("audit", "neox", "drift"),
+            {"model": "tiny-neox-seed1", "checkpoints": ["step20"], "early": "step20"},
+            "includes the audited revision",
+        ),
         # a checkpoint early stopping could skip would leave train_toy's declared output missing
         (("train", "early_stop"), {"threshold": 0.5, "patience": 10}, "later than 'train.early_stop.patience'"),
     ]
@@ -185,13 +274,13 @@ def test_neox_problems_are_refused_naming_the_key(raw):
         node[keys[-1]] = value
         refused(bad, message)
     bad = copy.deepcopy(raw)
-    del bad["audit"]["neox"]
-    refused(bad, "must be given together")
+    bad["audit"]["neox"] = None
+    refused(bad, "config key 'neox' and 'audit.neox' must be given together")
     bad = copy.deepcopy(raw)
     bad["train"]["keep_all_checkpoints"] = False
     refused(bad, "keep_all_checkpoints: true")
     bad = copy.deepcopy(raw)
-    del bad["neox"], bad["audit"]["neox"], bad["steering"]["neox"]
+    bad["neox"] = bad["audit"]["neox"] = bad["steering"]["neox"] = None
     assert config.load(bad).get("neox") is None and config.load(bad).arms == ["toy"]
 
 
@@ -221,5 +310,5 @@ def test_steering_settings_are_checked_against_the_audit(raw):
         bad["steering"]["neox"]["site"] = "resid_pre_0"
         refused(bad, "'steering.neox.site'", "resid_post_<i>")
         bad = copy.deepcopy(raw)
-        del bad["steering"]["neox"]
-        refused(bad, "'neox' and 'steering.neox' must be given together")
+        bad["steering"]["neox"] = None
+        refused(bad, "'steering.neox' and 'neox' must be given together")

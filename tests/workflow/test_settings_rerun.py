@@ -1,11 +1,13 @@
 """Every setting reruns what it changes, and nothing else changes what reruns.
 
-For each leaf key of config/test.yaml, a config with that one value changed to another
+For each leaf key of config/test.yaml (its defaults filled in), a config with that one value changed to another
 valid value must make ``snakemake -n`` against the completed test run schedule at least
 one job, unless the key is on ``polyrot.config.NO_OUTPUT`` (then it must schedule none).
-Keys no test.yaml run can exercise (the hub's organisation, a local model directory, a
-corpus file) are checked by comparing the DAG's job params between two configs that differ
-in that key alone. A schema key covered by neither fails the test, so a new setting needs
+Keys no test.yaml run can exercise alone (the hub's organisation, a local model directory,
+a corpus file) are checked from a second config that needs them: in a copy of the completed
+run, ``snakemake --touch`` marks that config's jobs done, and the key's change must then
+rerun a job. Only Snakemake's public API is used (tests/workflow/_dryrun.py). A setting
+covered by neither fails the test, so a new setting needs
 a rule that uses it or a place on the no-output list. The converse: the same config with
 its keys written in another order reruns nothing.
 """
@@ -25,7 +27,7 @@ from typing import Any
 import pytest
 import yaml
 
-from polyrot import config
+from polyrot import config, settings
 
 pytestmark = pytest.mark.integration
 Raw = dict[str, Any]
@@ -54,32 +56,23 @@ def put(raw: Raw, path: tuple, value: Any) -> None:
     get(raw, path[:-1])[path[-1]] = value
 
 
-def schema_node(path: tuple) -> dict:
-    node = config.schema()
-    for p in path:
-        if "$ref" in node:
-            node = config.schema()["$defs"][node["$ref"].rsplit("/", 1)[1]]
-        if "oneOf" in node:
-            node = next(n for n in node["oneOf"] if n.get("type") != "null")
-        if isinstance(p, int):
-            node = node["items"]
-        elif p in node.get("properties", {}):
-            node = node["properties"][p]
-        else:
-            node = next(iter(node["patternProperties"].values()))
-    return node
+LEAVES = {leaf.key: leaf for leaf in settings.leaves()}
 
 
-def generic(value: Any, node: dict) -> Any:
-    """Another valid value of a scalar, within the schema's bounds."""
+def leaf_of(path: tuple) -> settings.Leaf:
+    return LEAVES[generalised(dotted(path))]
+
+
+def generic(value: Any, leaf: settings.Leaf) -> Any:
+    """Another valid value of a scalar, within the setting's bounds."""
     if isinstance(value, bool):
         return not value
-    if "enum" in node:
-        options = node["enum"]
+    if leaf.choices:
+        options = list(leaf.choices)
         return options[(options.index(value) + 1) % len(options)]
-    top = node.get("maximum", node.get("exclusiveMaximum"))
+    top = leaf.bounds.get("le", leaf.bounds.get("lt"))
     if isinstance(value, int):
-        return value + 1 if top is None or value + 1 <= top and value + 1 != node.get("exclusiveMaximum") else value - 1
+        return value + 1 if top is None or value + 1 <= top and value + 1 != leaf.bounds.get("lt") else value - 1
     if isinstance(value, float):
         up = value * 1.25 if value else 0.1
         return up if top is None or up < top else value * 0.8
@@ -154,8 +147,8 @@ MUTATIONS: dict[str, Callable[[Raw, Path], None]] = {
     "neox.family.heads": setter(("neox.family.heads", 4)),
 }
 
-# Keys no completed test run exercises: (base change, the key's change); the DAG's job
-# params under the two configs must differ.
+# Keys no completed test run exercises: (base change, the key's change). In a copy of the
+# run, the base change is marked done with --touch; the key's change must then rerun a job.
 PARAM_DIFFS: dict[str, tuple[Callable[[Raw, Path], None], Callable[[Raw, Path], None]]] = {
     "neox.hub_org": (
         setter(("neox.source", "hub"), ("neox.hub_org", "EleutherAI")),
@@ -191,8 +184,8 @@ PARAM_DIFFS: dict[str, tuple[Callable[[Raw, Path], None], Callable[[Raw, Path], 
     ),
     # only without a toy drift analysis (it needs every checkpoint kept)
     "train.keep_all_checkpoints": (
-        lambda raw, workdir: raw["audit"]["toy"].pop("drift"),
-        lambda raw, workdir: (raw["audit"]["toy"].pop("drift"), put(raw, ("train", "keep_all_checkpoints"), False)),
+        setter(("audit.toy.drift", None)),
+        setter(("audit.toy.drift", None), ("train.keep_all_checkpoints", False)),
     ),
     # drift.early alone: with two checkpoints, pick the other one
     "audit.toy.drift.early": (
@@ -227,41 +220,46 @@ def mutated(base: Raw, path: tuple, workdir: Path) -> Raw:
     if key in MUTATIONS:
         MUTATIONS[key](raw, workdir)
     else:
-        put(raw, path, generic(get(raw, path), schema_node(path)))
+        put(raw, path, generic(get(raw, path), leaf_of(path)))
     config.load(raw)  # a mutation must itself be a valid config
     return raw
 
 
-def dry_runs(workdir: Path, configs: dict[str, Raw]) -> dict[str, dict]:
+def _written(workdir: Path, configs: dict[str, Raw]) -> dict[str, Path]:
     folder = workdir / "mutations"
     folder.mkdir(exist_ok=True)
     files = {}
     for name, raw in configs.items():
-        files[name] = folder / f"{len(files):03d}.yaml"
+        files[name] = folder / f"{len(list(folder.iterdir())):03d}.yaml"
         files[name].write_text(yaml.safe_dump(raw, sort_keys=False))
+    return files
+
+
+def _dryrun(workdir: Path, *args: str) -> dict:
     proc = subprocess.run(
-        [sys.executable, str(Path(__file__).with_name("_dryrun.py")), str(workdir), *map(str, files.values())],
+        [sys.executable, str(Path(__file__).with_name("_dryrun.py")), *args],
         capture_output=True,
         text=True,
         cwd=workdir,
     )
     assert proc.returncode == 0, proc.stderr[-5000:]
-    out = json.loads(proc.stdout)
+    return json.loads(proc.stdout)
+
+
+def dry_runs(workdir: Path, configs: dict[str, Raw]) -> dict[str, dict]:
+    """What ``snakemake -n`` would rerun under each config, against the results in workdir."""
+    files = _written(workdir, configs)
+    out = _dryrun(workdir, str(workdir), *map(str, files.values()))
     return {name: out[str(f)] for name, f in files.items()}
 
 
-def schema_leaves(node: dict, path: tuple = ()) -> set[str]:
-    if "$ref" in node:
-        node = config.schema()["$defs"][node["$ref"].rsplit("/", 1)[1]]
-    if "oneOf" in node:
-        node = next(n for n in node["oneOf"] if n.get("type") != "null")
-    if node.get("type") == "array" and node.get("items", {}).get("type") == "object":
-        return schema_leaves(node["items"], (*path, "*"))
-    children = dict(node.get("properties", {}))
-    children.update(("*", n) for n in node.get("patternProperties", {}).values())
-    if node.get("type") != "object" or not children:
-        return {dotted(path)}
-    return set().union(*(schema_leaves(n, (*path, k)) for k, n in children.items()))
+def touched_runs(workdir: Path, pairs: dict[str, tuple[Raw, Raw]]) -> dict[str, dict]:
+    """For each (before, after): what after reruns once before's jobs are marked done (in a
+    copy of workdir)."""
+    before = _written(workdir, {k: b for k, (b, _) in pairs.items()})
+    after = _written(workdir, {k: a for k, (_, a) in pairs.items()})
+    out = _dryrun(workdir, "--touched", str(workdir), *(str(f) for k in pairs for f in (before[k], after[k])))
+    return {k: out[str(after[k])] for k in pairs}
 
 
 def generalised(key: str) -> str:
@@ -272,28 +270,39 @@ def generalised(key: str) -> str:
     return ".".join("*" if p.isdigit() else p for p in parts)
 
 
-def test_every_schema_key_is_exercised_or_listed(repo):
-    base = yaml.safe_load((repo / "config/test.yaml").read_text())
-    covered = {generalised(dotted(p)) for p in leaves(base)} | set(PARAM_DIFFS) | set(config.NO_OUTPUT)
-    assert schema_leaves(config.schema()) - covered == set(), "settings no test changes: add them to config/test.yaml"
-    assert set(config.NO_OUTPUT) <= schema_leaves(config.schema())
+def test_every_setting_is_exercised_or_listed(repo):
+    """Every setting of polyrot.settings is changed by the rerun test below (a leaf of the
+    test config, defaults filled in) or compared through the DAG's params (PARAM_DIFFS)."""
+    base = config.load_file(repo / "config/test.yaml").raw
+    changed = {generalised(dotted(p)) for p in leaves(base)} - {k for k in LEAVES if get_or_none(base, k) is None}
+    covered = changed | set(PARAM_DIFFS) | set(config.NO_OUTPUT)
+    assert set(LEAVES) - covered == set(), "settings no test changes: give them a value in config/test.yaml"
+    assert set(config.NO_OUTPUT) <= set(LEAVES)
+
+
+def get_or_none(raw: Raw, key: str) -> Any:
+    for p in key.split("."):
+        if not isinstance(raw, dict) or p not in raw:
+            return "<walked>"  # a cohort name or list index: not a plain path
+        raw = raw[p]
+    return raw
 
 
 def test_every_setting_reruns_what_it_changes(run):
-    base = yaml.safe_load((run / "config/test.yaml").read_text())
-    paths = leaves(base)
-    paths = [p for p in paths if dotted(p) not in PARAM_DIFFS]
+    base = config.load_file(run / "config/test.yaml").raw
+    paths = [p for p in leaves(base) if dotted(p) not in PARAM_DIFFS and get(base, p) is not None]
     configs = {dotted(p): mutated(base, p, run) for p in paths}
-    for key, (before, after) in PARAM_DIFFS.items():
-        for tag, change in (("before", before), ("after", after)):
-            raw = copy.deepcopy(base)
-            change(raw, run)
-            config.load(raw)
-            configs[f"{key}#{tag}"] = raw
     configs["#sorted"] = json.loads(json.dumps(base, sort_keys=True))
+    pairs = {}
+    for key, changes in PARAM_DIFFS.items():
+        pairs[key] = tuple(copy.deepcopy(base) for _ in changes)
+        for raw, change in zip(pairs[key], changes, strict=True):
+            change(raw, run)
+            config.load(raw)  # both must be valid configs
     results = dry_runs(run, configs)
+    touched = touched_runs(run, pairs)
 
-    errors = {k: r["error"] for k, r in results.items() if "error" in r}
+    errors = {k: r["error"] for k, r in (results | touched).items() if "error" in r}
     assert not errors, errors
     problems = []
     if results["#sorted"]["needrun"]:
@@ -304,16 +313,16 @@ def test_every_setting_reruns_what_it_changes(run):
     loud = {dotted(p): sorted(set(results[dotted(p)]["needrun"])) for p in paths if dotted(p) in config.NO_OUTPUT}
     if any(loud.values()):
         problems.append(f"'changes no output' settings that rerun jobs: {loud}")
-    same = [k for k in PARAM_DIFFS if results[f"{k}#before"]["jobs"] == results[f"{k}#after"]["jobs"]]
-    if same:
-        problems.append(f"settings that reach no job's params or inputs: {same}")
+    unused = [k for k in PARAM_DIFFS if not touched[k]["needrun"]]
+    if unused:
+        problems.append(f"settings whose change reruns nothing once the config that needs them has run: {unused}")
     assert not problems, "\n".join(problems)
 
 
 def test_temp_caches_opt_in_marks_only_activation_caches(run):
     from _workflow import snakemake
 
-    raw = yaml.safe_load((run / "config/test.yaml").read_text())
+    raw = config.load_file(run / "config/test.yaml").raw
     raw["audit"]["temp_caches"] = True
     raw["results_dir"] = "results_temp"
     (run / "temp_caches.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))

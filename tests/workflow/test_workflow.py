@@ -12,12 +12,14 @@ import pytest
 import yaml
 from _workflow import SNAKEMAKE, copy_workflow, snakemake
 
+from polyrot import config
+
 pytestmark = pytest.mark.integration
 
 
 def test_dag_writes_every_output(run):
     res = run / "results"
-    cfg = yaml.safe_load((run / "config/test.yaml").read_text())
+    cfg = config.load_file(run / "config/test.yaml").raw
     models = [f"{c}{s}" for c, v in cfg["cohorts"].items() for s in v["seeds"]]
     for m in models:
         for which in ("best", "final"):
@@ -142,7 +144,7 @@ def test_silent_prereg_edit_is_refused(run):
 
 
 def test_bad_config_is_refused_naming_the_key(run):
-    bad = yaml.safe_load((run / "config/test.yaml").read_text())
+    bad = config.load_file(run / "config/test.yaml").raw
     bad["train"]["batch_size"] = "big"
     (run / "bad.yaml").write_text(yaml.safe_dump(bad))
     proc = snakemake(run, "-n", "--cores", "1", "--configfile", "bad.yaml", check=False)
@@ -156,7 +158,7 @@ def test_killed_training_job_resumes_under_snakemake(tmp_path, repo, how):
     import psutil
 
     work = copy_workflow(repo, tmp_path)
-    cfg = yaml.safe_load((work / "config/test.yaml").read_text())
+    cfg = config.load_file(work / "config/test.yaml").raw
     # long enough (~15 s of training) that the interruption always lands mid-run
     cfg["train"].update(steps=1500, checkpoint_every=20)
     (work / "long.yaml").write_text(yaml.safe_dump(cfg))
@@ -195,7 +197,7 @@ def test_killed_training_job_resumes_under_snakemake(tmp_path, repo, how):
 
 def test_audit_outputs(run):
     res = run / "results"
-    cfg = yaml.safe_load((run / "config/test.yaml").read_text())
+    cfg = config.load_file(run / "config/test.yaml").raw
     sites = cfg["audit"]["toy"]["sites"]
     ev = pd.read_csv(res / "toy/audit/ev.tsv", sep="\t", comment="#")
     assert len(ev) == 2 * len(sites)  # one pair per cohort in the test config, one expansion
@@ -254,7 +256,7 @@ def test_audit_outputs(run):
 
 def test_haar_outputs(run):
     res = run / "results"
-    cfg = yaml.safe_load((run / "config/test.yaml").read_text())
+    cfg = config.load_file(run / "config/test.yaml").raw
     power = pd.read_csv(res / "haar/power.tsv", sep="\t", comment="#")
     assert set(power["test"]) == {"ks_exact", "frobenius_z", "ks_pooled_paper"}
     assert len(power) == 3 * 6 * len(cfg["haar"]["power"]) and power["rejection_rate"].between(0, 1).all()
@@ -274,7 +276,7 @@ def test_haar_outputs(run):
 
 def test_neox_arm_runs_the_audit_on_the_offline_family(run):
     res = run / "results"
-    cfg = yaml.safe_load((run / "config/test.yaml").read_text())
+    cfg = config.load_file(run / "config/test.yaml").raw
     neox, sites = cfg["neox"], cfg["audit"]["neox"]["sites"]
     for model in neox["models"]:
         for step in neox["family"]["save_steps"]:
@@ -303,7 +305,7 @@ def test_neox_arm_runs_the_audit_on_the_offline_family(run):
 
 def test_checkpoint_drift_on_both_arms(run):
     res = run / "results"
-    cfg = yaml.safe_load((run / "config/test.yaml").read_text())
+    cfg = config.load_file(run / "config/test.yaml").raw
     for arm in ("toy", "neox"):
         spec = cfg["audit"][arm]
         drift = pd.read_csv(res / f"{arm}/drift/drift.tsv", sep="\t", comment="#")
@@ -332,7 +334,7 @@ def test_checkpoint_drift_on_both_arms(run):
 
 def test_steering_tables_claims_gate_and_figure(run):
     res = run / "results"
-    cfg = yaml.safe_load((run / "config/test.yaml").read_text())
+    cfg = config.load_file(run / "config/test.yaml").raw
     alphas, draws = cfg["steering"]["alphas"], cfg["steering"]["random_draws"]
     # 2 models per cohort (arm), 3 vectors: within + unrotated + rotated, then random on both models
     per_cohort = len(alphas) * (3 * (1 + 2) + 2 * 3)

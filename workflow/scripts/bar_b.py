@@ -2,7 +2,7 @@
 
 import torch
 
-from polyrot import config, prereg, verdicts
+from polyrot import config, prereg, settings, verdicts
 from polyrot.bars import behavioural
 from polyrot.scripting import run_script
 from polyrot.toy import train
@@ -17,7 +17,7 @@ def main(smk) -> None:
     paths = dict(zip(p.models, smk.input.models, strict=True)) | {p.decoy["model"]: smk.input.decoy}
     models = {m: train.load_weights(path, device).eval() for m, path in paths.items()}
     b = p.bar
-    task = config.TaskConfig.from_dict(p.task)
+    task = settings.parse(settings.TaskConfig, p.task)
     args = (
         models,
         dict(p.references),

@@ -2,7 +2,7 @@
 
 import torch
 
-from polyrot import atomic, config
+from polyrot import atomic, settings
 from polyrot.scripting import run_script
 from polyrot.toy import evaluation, train
 
@@ -15,7 +15,7 @@ def main(smk) -> None:
         for m, path in zip(smk.params.models, smk.input[which], strict=True)
     }
     models = dict(sorted(models.items(), key=lambda kv: (smk.params.models.index(kv[0][0]), kv[0][1])))
-    table = evaluation.accuracy_table(models, config.TaskConfig.from_dict(smk.params.task))
+    table = evaluation.accuracy_table(models, settings.parse(settings.TaskConfig, smk.params.task))
     atomic.write_tsv(
         smk.output[0], table, header="accuracy = fraction of non-PAD positions whose argmax equals the label"
     )

@@ -3,7 +3,7 @@
 import hashlib
 from pathlib import Path
 
-from polyrot import atomic, config
+from polyrot import atomic, settings
 from polyrot.neox import corpus, source
 from polyrot.scripting import run_script
 
@@ -18,7 +18,7 @@ def main(smk) -> None:
     else:
         tokenizer = source.load_tokenizer(source.ModelSource(**p.source), p.anchor, p.revision)
         tokenizer_from = f"{p.anchor} at {p.revision}"
-    c = config.CorpusConfig.from_dict(p.corpus)
+    c = settings.parse(settings.CorpusConfig, p.corpus)
     docs = corpus.jsonl_documents(smk.input.docs) if smk.input.docs else corpus.analysis_documents(c)
     fit, heldout, fit_names, heldout_names = corpus.analysis_sequences(
         tokenizer, docs, c.seq_len, c.fit_sequences, c.heldout_sequences, c.windows_per_document

@@ -5,29 +5,21 @@ import dataclasses
 
 import torch
 
-from polyrot import activations, sae
+from polyrot import activations, sae, settings
 from polyrot.scripting import run_script
 
 
 def main(smk) -> None:
     torch.set_num_threads(smk.threads)
     p = smk.params
-    settings = dict(p.sae)
+    arm = settings.parse(settings.SAESettings, dict(p.sae))
     acts = [activations.read_cache(path).acts for path in smk.input]
-    for expansion in settings["expansions"]:
-        cfg = sae.SAEConfig(
-            expansion=int(expansion),
-            l1=float(p.l1),
-            lr=settings["lr"],
-            batch_size=settings["batch_size"],
-            steps=settings["steps"],
-            seed=settings["seed"],
-            recipe="study",
-        )
+    for expansion in arm.expansions:
+        cfg = sae.SAEConfig.of(p.sae, expansion, l1=p.l1, recipe="study")
         chosen = [i for i, k in enumerate(p.saes) if k["expansion"] == expansion]
         trained = (
             sae.train_saes_stacked([acts[i] for i in chosen], cfg)
-            if settings["stacked"]
+            if arm.stacked
             else [sae.train_sae(acts[i], cfg) for i in chosen]
         )
         for i, s in zip(chosen, trained, strict=True):

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from polyrot import atomic, config
+from polyrot import atomic, settings
 from polyrot.neox import family
 from polyrot.scripting import run_script
 
@@ -25,8 +25,8 @@ def main(smk) -> None:
     log = family.train_model(
         smk.wildcards.model,
         smk.params.seed,
-        # threads are not a setting of the run (config.NO_OUTPUT): Snakemake's, scaled to --cores
-        config.FamilyConfig.from_dict({**smk.params.family, "threads": smk.threads}),
+        # threads are not a setting of the run (polyrot.settings: no_output): Snakemake's, scaled to --cores
+        settings.parse(settings.FamilyConfig, {**smk.params.family, "threads": smk.threads}),
         np.load(smk.input.stream),
         heldout,
         tokenizer_dir,

@@ -8,36 +8,29 @@ import dataclasses
 import pandas as pd
 import torch
 
-from polyrot import activations, atomic, config, sae
+from polyrot import activations, atomic, config, sae, settings
 from polyrot.scripting import run_script
 
 
 def main(smk) -> None:
     torch.set_num_threads(smk.threads)
-    settings = dict(smk.params.sae)
+    arm = settings.parse(settings.SAESettings, dict(smk.params.sae))
     expansion = int(smk.wildcards.expansion)
-    cfg = sae.SAEConfig(
-        expansion=expansion,
-        l1=settings["l1"],
-        lr=settings["lr"],
-        batch_size=settings["batch_size"],
-        steps=settings["steps"],
-        seed=settings["seed"],
-    )
+    cfg = sae.SAEConfig.of(smk.params.sae, expansion)
     models = list(smk.params.models)
     acts = [activations.read_cache(p).acts for p in smk.input]
     # (SAE paths, metrics path, shared seed?, recipe) of each set trained here
     sets = [
-        (smk.output.saes, smk.output.metrics, settings["shared_init"], "ours"),
+        (smk.output.saes, smk.output.metrics, arm.shared_init, "ours"),
         (smk.output.study_saes, smk.output.study_metrics, True, "study"),
     ]
     jobs = [
-        (model, path, x, config.sae_seed(settings["seed"], model, shared), recipe)
+        (model, path, x, config.sae_seed(arm.seed, model, shared), recipe)
         for paths, _, shared, recipe in sets
         for model, path, x in zip(models, paths, acts, strict=True)
     ]
     seeds, recipes = [j[3] for j in jobs], [j[4] for j in jobs]
-    if settings["stacked"]:
+    if arm.stacked:
         saes = sae.train_saes_stacked([j[2] for j in jobs], cfg, seeds=seeds, recipes=recipes)
     else:
         saes = [sae.train_sae(x, dataclasses.replace(cfg, seed=seed, recipe=r)) for _, _, x, seed, r in jobs]

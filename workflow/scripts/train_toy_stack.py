@@ -5,7 +5,7 @@ from pathlib import Path
 
 from safetensors.torch import load_file
 
-from polyrot import atomic, config
+from polyrot import atomic, settings
 from polyrot.scripting import run_script
 from polyrot.toy import train
 from polyrot.toy.transformer import IO_PARAMS
@@ -20,9 +20,9 @@ def main(smk) -> None:
             weights = load_file(smk.input[f"frozen_io_{model}"])
             frozen = {k: weights[k] for k in IO_PARAMS}
         members.append(train.Member(Path(model_dir), seed, frozen))
-    # threads are not a setting of the run (config.NO_OUTPUT): Snakemake's, scaled to --cores
-    train_cfg = config.TrainConfig.from_dict({**smk.params.train, "threads": smk.threads})
-    task = config.TaskConfig.from_dict(smk.params.task)
+    # threads are not a setting of the run (polyrot.settings: no_output): Snakemake's, scaled to --cores
+    train_cfg = settings.parse(settings.TrainConfig, {**smk.params.train, "threads": smk.threads})
+    task = settings.parse(settings.TaskConfig, smk.params.task)
     states = train.train_stack(members, task, train_cfg, finish_runs=False)
     record = {
         "models": [

@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from polyrot import hooks
+from polyrot import hooks, settings
 from polyrot.bars.behavioural import mean_kl
 from polyrot.toy import dyck
 from polyrot.toy.evaluation import loss_fn
@@ -298,11 +298,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("ref")
     parser.add_argument("other")
-    parser.add_argument(
-        "--mean-n", type=int, default=256, help="sequences of the mean batch (the analysis distribution)"
-    )
-    parser.add_argument("--eval-n", type=int, default=128, help="held-out sequences the effects are measured on")
-    parser.add_argument("--seed", type=int, default=20260507)
+    settings.add_options(parser, settings.Causal, ["mean_n", "eval_n", "seed"])
     parser.add_argument("--same-heads", action="store_true", help="match heads by index instead of aligning (Bar P)")
     args = parser.parse_args(argv)
     from polyrot.bars import parametric

@@ -43,6 +43,8 @@ import scipy.linalg
 import scipy.optimize
 import scipy.sparse.linalg
 
+from polyrot import settings
+
 Weights = dict[str, np.ndarray]
 
 IO_TENSORS = ("W_E", "W_U_tok", "W_U_depth", "W_U_valid")
@@ -401,10 +403,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("ref", help="reference model (.safetensors)")
     parser.add_argument("other", help="model aligned to the reference (.safetensors)")
-    parser.add_argument("--restarts", type=int, default=3)
-    parser.add_argument("--iterations", type=int, default=20)
-    parser.add_argument("--refine-steps", type=int, default=300)
-    parser.add_argument("--seed", type=int, default=0)
+    settings.add_options(parser, settings.BarP, ["restarts", "iterations", "refine_steps", "seed"])
     args = parser.parse_args(argv)
     try:
         ref, n_heads = load_toy(args.ref)

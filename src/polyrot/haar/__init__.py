@@ -41,6 +41,8 @@ import numpy as np
 from scipy import stats
 from scipy.optimize import linear_sum_assignment
 
+from polyrot import settings
+
 ORTHO_TOL = 1e-6
 
 __all__ = [
@@ -468,8 +470,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     parser = argparse.ArgumentParser(prog="python -m polyrot.haar", description=__doc__.splitlines()[0])
     parser.add_argument("paths", nargs="+", metavar="R.npy", help="orthogonal d x d matrices saved with numpy.save")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the Haar Monte-Carlo nulls (default 0)")
-    parser.add_argument("--n-null", type=int, default=200, help="Haar samples per null (default 200)")
+    settings.add_options(parser, settings.Haar, ["seed", "n_null"])
     args = parser.parse_args(argv)
     if args.n_null < 2:
         parser.error("--n-null must be >= 2")
