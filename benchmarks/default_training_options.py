@@ -31,10 +31,8 @@ EPSILON = 1e-6  # preregistration.md, Bar B
 def run(option: str, config_path: str) -> dict:
     steps, batch = (int(x) for x in option.split("x"))
     cfg = config.load_file(config_path)
-    task = config.TaskConfig.from_dict(cfg.raw["task"])
-    tcfg = dataclasses.replace(
-        config.TrainConfig.from_dict(cfg.raw["train"]), steps=steps, batch_size=batch, device="cpu", threads=1
-    )
+    task = cfg.settings.task
+    tcfg = dataclasses.replace(cfg.settings.train, steps=steps, batch_size=batch, device="cpu", threads=1)
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()

@@ -28,10 +28,10 @@ def main() -> None:
     parser.add_argument("--bar-models", type=int, default=11, help="models Bar B judges (paper: 10 seeds + the decoy)")
     args = parser.parse_args()
     cfg = config.load_file(args.config)
-    task = config.TaskConfig.from_dict(cfg.raw["task"])
+    task = cfg.settings.task
     device = train.resolve_device(cfg.train.device)
     tcfg = dataclasses.replace(
-        config.TrainConfig.from_dict(cfg.raw["train"]),
+        cfg.settings.train,
         steps=args.steps,
         warmup_steps=min(cfg.train.warmup_steps, args.steps // 4),
         checkpoint_every=args.steps,

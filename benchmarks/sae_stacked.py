@@ -40,7 +40,7 @@ def main() -> None:
 
     gen = torch.Generator().manual_seed(0)
     sets = [torch.randn(args.n, args.d, generator=gen) for _ in range(args.k)]
-    cfg = SAEConfig(expansion=args.expansion, steps=args.steps, batch_size=args.batch)
+    cfg = dataclasses.replace(SAEConfig.of(None, args.expansion), steps=args.steps, batch_size=args.batch)
     seeds = list(range(args.k))
 
     train_sae(sets[0], dataclasses.replace(cfg, steps=10), device=args.device, progress=False)  # warm-up

@@ -104,8 +104,8 @@ def generator_rate(cfg: TrainConfig, task: TaskConfig, k: int, workers: int, chu
 
 def paper_arm(steps: int, device: str, repo: Path) -> None:
     cfg = config.load_file(repo / "config/paper.yaml")
-    task = config.TaskConfig.from_dict(cfg.raw["task"])
-    full = config.TrainConfig.from_dict({**cfg.raw["train"], "device": device})
+    task = cfg.settings.task
+    full = dataclasses.replace(cfg.settings.train, device=device)
     run = dataclasses.replace(full, steps=steps)
     print(f"\npaper.yaml toy arm: stacks {list(cfg.toy_stacks)}, {steps} steps each (of {full.steps})")
     total_projected = 0.0
@@ -150,6 +150,7 @@ def main() -> None:
         steps=args.steps,
         batch_size=args.batch,
         warmup_steps=10,
+        checkpoint_every=min(200, args.steps),  # every 200 steps at most (a period may not exceed the run)
         log_every=50,
         early_stop=None,
         device=args.device,

@@ -17,13 +17,30 @@ import re
 import zlib
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pydantic
 import yaml
 
-from polyrot import settings
+if TYPE_CHECKING:
+    from polyrot import settings
+
+# polyrot.settings (and pydantic) load on first use: a job that only hashes or reads a model
+# does not pay for them.
+_TYPED = ("TaskConfig", "TrainConfig", "EarlyStop", "FamilyConfig", "CorpusConfig")
+
+
+def __getattr__(name: str) -> Any:
+    """The typed sections (``config.TaskConfig`` ...) and ``NO_OUTPUT``, from polyrot.settings:
+    settings that cannot change any output, so no rule declares them and changing them reruns
+    nothing (each field says why, next to its definition)."""
+    from polyrot import settings
+
+    if name in _TYPED:
+        return getattr(settings, name)
+    if name == "NO_OUTPUT":
+        return settings.no_output()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class ConfigError(ValueError):
@@ -31,13 +48,10 @@ class ConfigError(ValueError):
     the key."""
 
 
-# Settings that cannot change any output, so no rule declares them and changing them reruns
-# nothing (each field says why, next to its definition in polyrot.settings).
-NO_OUTPUT: dict[str, str] = settings.no_output()
-
-
 def schema() -> dict[str, Any]:
     """The JSON schema of a complete config, generated from ``polyrot.settings``."""
+    from polyrot import settings
+
     return settings.schema()
 
 
@@ -66,6 +80,8 @@ def _qualified(where: str, key: str, message: str) -> str:
 
 
 def _describe(error: Mapping[str, Any]) -> list[str]:
+    from polyrot import settings
+
     loc, kind = tuple(error["loc"]), error["type"]
     where = _where(loc)
     if kind == "value_error" and isinstance(error.get("ctx", {}).get("error"), settings.Problems):
@@ -84,6 +100,10 @@ def _describe(error: Mapping[str, Any]) -> list[str]:
 def parse(raw: Mapping[str, Any]) -> settings.Settings:
     """``raw`` (a config dict: a whole config or an overlay) over the defaults, as settings;
     ``ConfigError`` lists every problem, each naming its key."""
+    import pydantic
+
+    from polyrot import settings
+
     try:
         return settings.parse(settings.Settings, merged(settings.defaults(), raw))
     except pydantic.ValidationError as e:
@@ -107,6 +127,8 @@ def validate(raw: Mapping[str, Any]) -> None:
 def load(raw: Mapping[str, Any]) -> Config:
     """Validate ``raw`` over the defaults and return the config, its keys in canonical (sorted)
     order."""
+    from polyrot import settings
+
     parsed = parse(json.loads(json.dumps(raw)))  # a plain, detached copy
     return Config(canonical(settings.dump(parsed)), parsed)
 
@@ -187,7 +209,9 @@ class Config(Section):
         node: Any = self.raw
         for part in key.split("."):
             node = node[part]
-        return canonical(_without(node, key, NO_OUTPUT))
+        from polyrot import settings
+
+        return canonical(_without(node, key, settings.no_output()))
 
     @property
     def results_dir(self) -> Path:
@@ -274,14 +298,6 @@ def _without(node: Any, key: str, dropped: Mapping[str, str]) -> Any:
     if not isinstance(node, Mapping):
         return node
     return {k: _without(v, f"{key}.{k}", dropped) for k, v in node.items() if f"{key}.{k}" not in dropped}
-
-
-# The typed sections library code takes (documented in polyrot.settings).
-TaskConfig = settings.TaskConfig
-TrainConfig = settings.TrainConfig
-EarlyStop = settings.EarlyStop
-FamilyConfig = settings.FamilyConfig
-CorpusConfig = settings.CorpusConfig
 
 
 def load_file(path: str | Path) -> Config:

@@ -48,7 +48,7 @@ import torch
 from safetensors.torch import save_file
 from tqdm.auto import tqdm
 
-from polyrot import atomic, files, metrics, settings
+from polyrot import atomic, files, metrics
 
 Array = np.ndarray | torch.Tensor
 
@@ -59,35 +59,39 @@ LOG_EVERY = 100
 """Steps between host reads of the running loss (the only host syncs in the loop)."""
 
 
-_ARM = settings.SAESettings()  # an arm's SAE settings at their defaults
-
-
 @dataclass(frozen=True)
 class SAEConfig:
     """Training of one sparse autoencoder (docs/methods.md §6): one expansion of an arm's SAE
-    settings (``polyrot.settings.SAESettings``, documented there, whose defaults these are)."""
+    settings (``polyrot.settings.SAESettings``, documented there with their defaults; build one
+    from them with ``SAEConfig.of``)."""
 
-    expansion: int = _ARM.expansions[0]
+    expansion: int
     """Dictionary size as a multiple of the input width: ``d_sae = expansion * d``."""
-    l1: float = _ARM.l1
+    l1: float
     """Weight of the L1 penalty ``mean_batch Σ_features |f|`` against an MSE averaged over every
     element (rows × dimensions): the study's normalisation, so paper values apply unchanged."""
-    lr: float = _ARM.lr
+    lr: float
     """Adam learning rate (constant)."""
-    batch_size: int = _ARM.batch_size
+    batch_size: int
     """Activation rows per step, drawn without replacement within each epoch."""
-    steps: int = _ARM.steps
+    steps: int
     """Optimiser steps."""
-    seed: int = _ARM.seed
+    seed: int
     """Seed of the ``torch.Generator`` that draws the initialisation and then the batch order."""
     recipe: str = "ours"
     """``ours`` (registered) or ``study`` (the study's initialisation, sampling and renormalisation)."""
 
     @classmethod
-    def of(cls, arm: Mapping[str, Any], expansion: int, l1: float | None = None, recipe: str = "ours") -> SAEConfig:
-        """One expansion of an arm's SAE settings (``audit.<arm>.sae`` as a rule's params); ``l1``
-        overrides the arm's (the drift SAEs' ``early_sae_l1``)."""
-        s = settings.parse(settings.SAESettings, dict(arm))
+    def of(
+        cls, arm: Mapping[str, Any] | None, expansion: int | None = None, l1: float | None = None, recipe: str = "ours"
+    ) -> SAEConfig:
+        """One expansion of an arm's SAE settings (``audit.<arm>.sae`` as a rule's params; None:
+        the defaults; ``expansion`` None: its first); ``l1`` overrides the arm's (the drift SAEs'
+        ``early_sae_l1``)."""
+        from polyrot import settings
+
+        s = settings.parse(settings.SAESettings, dict(arm or {}))
+        expansion = s.expansions[0] if expansion is None else expansion
         return cls(int(expansion), s.l1 if l1 is None else float(l1), s.lr, s.batch_size, s.steps, s.seed, recipe)
 
 
@@ -380,8 +384,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(prog="python -m polyrot.sae", description=main.__doc__.splitlines()[0])
     parser.add_argument("caches", nargs="+", metavar="CACHE.npz", help="activation caches (polyrot.activations)")
+    from polyrot import settings  # the options and their defaults
+
+    default = SAEConfig.of(None)
     parser.add_argument(
-        "--expansion", type=int, default=_ARM.expansions[0], help=f"d_sae / d (default {_ARM.expansions[0]})"
+        "--expansion", type=int, default=default.expansion, help=f"d_sae / d (default {default.expansion})"
     )
     settings.add_options(parser, settings.SAESettings, ["l1", "lr", "batch_size", "steps", "seed"])
     parser.add_argument("--device", default="cpu")

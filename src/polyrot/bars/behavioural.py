@@ -21,14 +21,18 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
 from polyrot.bars import unit_fields
-from polyrot.config import TaskConfig
 from polyrot.toy import dyck, stacked
+
+if TYPE_CHECKING:
+    from polyrot.settings import TaskConfig
+
 
 Model = Callable[[torch.Tensor], Mapping[str, torch.Tensor]]
 

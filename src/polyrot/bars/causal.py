@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from polyrot import hooks, settings
+from polyrot import hooks
 from polyrot.bars.behavioural import mean_kl
 from polyrot.toy import dyck
 from polyrot.toy.evaluation import loss_fn
@@ -298,6 +298,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("ref")
     parser.add_argument("other")
+    from polyrot import settings  # the options and their defaults
+
     settings.add_options(parser, settings.Causal, ["mean_n", "eval_n", "seed"])
     parser.add_argument("--same-heads", action="store_true", help="match heads by index instead of aligning (Bar P)")
     args = parser.parse_args(argv)

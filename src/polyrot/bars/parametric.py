@@ -43,8 +43,6 @@ import scipy.linalg
 import scipy.optimize
 import scipy.sparse.linalg
 
-from polyrot import settings
-
 Weights = dict[str, np.ndarray]
 
 IO_TENSORS = ("W_E", "W_U_tok", "W_U_depth", "W_U_valid")
@@ -403,6 +401,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("ref", help="reference model (.safetensors)")
     parser.add_argument("other", help="model aligned to the reference (.safetensors)")
+    from polyrot import settings  # the options and their defaults
+
     settings.add_options(parser, settings.BarP, ["restarts", "iterations", "refine_steps", "seed"])
     args = parser.parse_args(argv)
     try:

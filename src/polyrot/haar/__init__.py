@@ -41,8 +41,6 @@ import numpy as np
 from scipy import stats
 from scipy.optimize import linear_sum_assignment
 
-from polyrot import settings
-
 ORTHO_TOL = 1e-6
 
 __all__ = [
@@ -470,6 +468,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     parser = argparse.ArgumentParser(prog="python -m polyrot.haar", description=__doc__.splitlines()[0])
     parser.add_argument("paths", nargs="+", metavar="R.npy", help="orthogonal d x d matrices saved with numpy.save")
+    from polyrot import settings  # the options and their defaults
+
     settings.add_options(parser, settings.Haar, ["seed", "n_null"])
     args = parser.parse_args(argv)
     if args.n_null < 2:

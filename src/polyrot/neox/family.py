@@ -22,8 +22,12 @@ import torch
 from tqdm.auto import tqdm
 
 from polyrot import atomic
-from polyrot.config import FamilyConfig, stable_hash
+from polyrot.config import stable_hash
 from polyrot.toy.train import lr_at, resolve_device
+
+if TYPE_CHECKING:
+    from polyrot.settings import FamilyConfig
+
 
 if TYPE_CHECKING:
     from transformers import GPTNeoXForCausalLM

@@ -16,12 +16,15 @@ import concurrent.futures
 import multiprocessing
 from collections import deque
 from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
-from polyrot.config import TaskConfig, TrainConfig
 from polyrot.toy import dyck
+
+if TYPE_CHECKING:
+    from polyrot.settings import TaskConfig, TrainConfig
 
 
 def data_seed(seed: int) -> int:

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from polyrot.config import TaskConfig
 from polyrot.toy import dyck
+
+if TYPE_CHECKING:
+    from polyrot.settings import TaskConfig
+
 
 EVAL_SETS = ("analysis", "compositional", "long")
 HELDOUT = ("compositional", "long")

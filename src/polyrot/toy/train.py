@@ -25,6 +25,7 @@ import re
 import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import torch
@@ -32,11 +33,15 @@ from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 
 from polyrot import atomic, files
-from polyrot.config import FamilyConfig, TaskConfig, TrainConfig, stable_hash
+from polyrot.config import stable_hash
 from polyrot.toy.data import StackStream, batches, data_seed
 from polyrot.toy.evaluation import eval_sets, evaluate, loss_fn
 from polyrot.toy.stacked import StackedToy, clip_per_model, per_model_loss
 from polyrot.toy.transformer import IO_PARAMS, ToyConfig, ToyTransformer, build
+
+if TYPE_CHECKING:
+    from polyrot.settings import FamilyConfig, TaskConfig, TrainConfig
+
 
 __all__ = [
     "Member",

@@ -5,7 +5,7 @@ its symmetry group gives the same effects once heads are matched through Bar P."
 import numpy as np
 import pytest
 import torch
-from test_bar_p import as_model, random_element, with_random_gains
+from toy_models import as_model, random_element, with_random_gains
 
 from polyrot.bars import causal, parametric
 from polyrot.toy import dyck

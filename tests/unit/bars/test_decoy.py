@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from test_bar_p import with_random_gains
+from toy_models import with_random_gains
 
 from polyrot import verdicts
 from polyrot.bars import behavioural, decoy

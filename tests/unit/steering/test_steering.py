@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from test_bar_p import as_model, random_element, with_random_gains
+from toy_models import as_model, random_element, with_random_gains
 
 from polyrot import align, hooks, steering
 from polyrot.bars import parametric
