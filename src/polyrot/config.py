@@ -34,13 +34,11 @@ def __getattr__(name: str) -> Any:
     """The typed sections (``config.TaskConfig`` ...) and ``NO_OUTPUT``, from polyrot.settings:
     settings that cannot change any output, so no rule declares them and changing them reruns
     nothing (each field says why, next to its definition)."""
+    if name not in (*_TYPED, "NO_OUTPUT"):  # (the import system asks for __path__ and such)
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     from polyrot import settings
 
-    if name in _TYPED:
-        return getattr(settings, name)
-    if name == "NO_OUTPUT":
-        return settings.no_output()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(settings, name) if name in _TYPED else settings.no_output()
 
 
 class ConfigError(ValueError):
