@@ -7,12 +7,12 @@
 # projected to 10^7 sequences, and the paper-scale SAEs stacked against one at a time per
 # width (4,000 steps x 4,096). Takes ~6-8 minutes plus the machine's start.
 #
-# The device image has torch, safetensors, pandas, scipy, tqdm and pyyaml but not jsonschema
-# (config validation). Before the call, here in the repo's root:
+# The device image has torch, safetensors, pandas, scipy, tqdm and pyyaml but not pydantic
+# (polyrot.settings: config validation, the SAE settings). Before the call, here in the repo's root:
 #   echo /.whl/ >> .git/info/exclude
 #   python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
 #     --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 -d .whl \
-#     jsonschema jsonschema-specifications referencing rpds-py
+#     pydantic pydantic-core annotated-types typing-inspection typing-extensions
 # then: run(command="bash benchmarks/gpu_paper_scale.sh", carry=[".whl"], timeout_s=540)
 set -euo pipefail
 if compgen -G ".whl/*.whl" >/dev/null; then
