@@ -1018,8 +1018,9 @@ def default_yaml() -> str:
     head = [
         "# The offline default: the whole study at reduced scale on a 2-core laptop CPU, in minutes.",
         "# GENERATED from src/polyrot/settings.py (python -m polyrot.settings yaml > config/config.yaml):",
-        "# every setting with its default and documentation. Edit this file to change the default",
-        "# run; config/paper.yaml and config/test.yaml are overlays on these defaults.",
+        "# every setting with its default and documentation. For a run of your own, write an overlay",
+        "# that holds only what you change (as config/paper.yaml and config/test.yaml do) and pass it",
+        "# with --configfile, or change single keys with --config key=value.",
         "# yaml-language-server: $schema=schema.json",
     ]
     return "\n".join(head + _yaml_lines(Settings, defaults(), "")) + "\n"
