@@ -12,6 +12,9 @@ import pytest
 from polyrot import claims, haar, ledger, prereg, selection, verdicts
 from polyrot.steering import tables as steering_tables
 
+# the ledger's rows (paper_values.yaml): a new row changes this one number
+ROWS = 69
+
 NUMBER = re.compile(r"(?<![\d.])[-+]?\d+(?:\.\d+)?(?:e[-+]?\d+)?")
 
 
@@ -31,7 +34,7 @@ def _stated_numbers(text: str) -> list[float]:
 
 def test_every_paper_value_parses_and_says_what_its_statement_says():
     values = ledger.load_paper_values()
-    assert len(values) == 69 and len({v.id for v in values}) == 69
+    assert len(values) == ROWS and len({v.id for v in values}) == ROWS
     words = {0.0: ("negative", "zero"), 0.75: ("3 of 4", "three of four")}
     for v in values:
         stated = _stated_numbers(v.stated)
@@ -409,12 +412,12 @@ def test_the_ledger_needs_a_band_for_every_value(ctx):
 
 def test_the_ledger_is_written_as_tsv_and_html(tmp_path, ctx, registered):
     frame = ledger.ledger(ledger.load_paper_values(), registered["ledger"]["bands"], ctx)
-    assert len(frame) == 69 and set(frame["verdict"]) <= set(ledger.VERDICTS)
+    assert len(frame) == ROWS and set(frame["verdict"]) <= set(ledger.VERDICTS)
     ledger.write(frame, tmp_path / "ledger.tsv", tmp_path / "ledger.html", "line one\nline two")
     back = pd.read_csv(tmp_path / "ledger.tsv", sep="\t", comment="#")
     assert back["id"].tolist() == frame["id"].tolist()
     html = (tmp_path / "ledger.html").read_text()
-    assert html.count("<tr class=") == 69 and 'id="ledger"' in html and "<p>line two</p>" in html
+    assert html.count("<tr class=") == ROWS and 'id="ledger"' in html and "<p>line two</p>" in html
 
 
 # ---------------------------------------------------------------- fragility of verdicts

@@ -8,6 +8,9 @@ import pytest
 
 from polyrot import prereg
 
+# a date after every real amendment, so that the test amendments always come last
+LATER = "2999-01-01"
+
 AMENDMENT = """
 ```yaml amendment
 date: {date}
@@ -54,16 +57,14 @@ def test_prose_edits_outside_the_block_are_allowed(doc):
 
 def test_amendment_must_be_locked_then_applies(doc):
     path, lock = doc
-    path.write_text(path.read_text() + AMENDMENT.format(date="2026-12-01", key="bars.B.threshold", value="2.0e-4"))
+    path.write_text(path.read_text() + AMENDMENT.format(date=LATER, key="bars.B.threshold", value="2.0e-4"))
     with pytest.raises(prereg.PreregError, match="not locked"):
         prereg.load(path, lock)
     prereg.write_lock(path, lock)
     reg = prereg.load(path, lock)
     assert reg.bar("B")["threshold"] == 2e-4 and reg.registered["bars"]["B"]["threshold"] == 1e-4
     prov = reg.provenance()
-    assert prov["amendments"][-1]["date"] == "2026-12-01" and prov["amendments"][-1]["changes"] == {
-        "bars.B.threshold": 2e-4
-    }
+    assert prov["amendments"][-1]["date"] == LATER and prov["amendments"][-1]["changes"] == {"bars.B.threshold": 2e-4}
     # editing a locked amendment is a silent edit too
     path.write_text(path.read_text().replace("bars.B.threshold: 2.0e-4", "bars.B.threshold: 5.0e-4"))
     with pytest.raises(prereg.PreregError, match="append-only"):
@@ -73,7 +74,7 @@ def test_amendment_must_be_locked_then_applies(doc):
 def test_amendment_can_register_a_new_claim(doc):
     path, lock = doc
     path.write_text(
-        path.read_text() + AMENDMENT.format(date="2026-12-02", key="claims.naive_ev_negative", value="{threshold: 0.0}")
+        path.read_text() + AMENDMENT.format(date=LATER, key="claims.naive_ev_negative", value="{threshold: 0.0}")
     )
     prereg.write_lock(path, lock)
     assert prereg.load(path, lock).claim("naive_ev_negative") == {"threshold": 0.0}
@@ -81,7 +82,7 @@ def test_amendment_can_register_a_new_claim(doc):
 
 @pytest.mark.parametrize(
     ("date", "key", "match"),
-    [("2026-01-01", "bars.B.threshold", "before the previous"), ("2026-12-01", "nothing.B.threshold", "not a key")],
+    [("2026-01-01", "bars.B.threshold", "before the previous"), (LATER, "nothing.B.threshold", "not a key")],
 )
 def test_bad_amendments(doc, date, key, match):
     path, lock = doc
