@@ -117,11 +117,6 @@ def parse(raw: Mapping[str, Any]) -> settings.Settings:
         raise ConfigError("invalid config:\n  - " + "\n  - ".join(problems)) from None
 
 
-def validate(raw: Mapping[str, Any]) -> None:
-    """Raise ``ConfigError`` listing every problem of ``raw``."""
-    parse(raw)
-
-
 def load(raw: Mapping[str, Any]) -> Config:
     """Validate ``raw`` over the defaults and return the config, its keys in canonical (sorted)
     order."""

@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
 import re
 import sys
 import textwrap
 import types
 import typing
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field, TypeAdapter
@@ -751,7 +752,7 @@ def _toy_problems(s: Settings) -> list[tuple[str, str]]:
         out.append(("audit.toy.drift.model", f"({drift.model!r}) is not one of the arm's models {models}"))
     for ckpt in drift.checkpoints:
         step = int(ckpt[4:])
-        if len(ckpt) < 10:
+        if not re.fullmatch(r"step\d{6,}", ckpt):
             out.append(("audit.toy.drift.checkpoints", f"{ckpt!r} is not a toy checkpoint name (stepNNNNNN)"))
         elif step % train.checkpoint_every or not 0 < step <= train.steps:
             out.append(
@@ -891,6 +892,7 @@ def _settings_class(annotation: Any) -> type | None:
     return inner if dataclasses.is_dataclass(inner) else None
 
 
+@functools.cache
 def _hints(cls: type) -> dict[str, Any]:
     return typing.get_type_hints(cls, include_extras=False)
 
@@ -923,9 +925,11 @@ def leaves(cls: type = Settings, prefix: str = "") -> Iterator[Leaf]:
         yield Leaf(key, cls, annotation, default, info.description or "", bounds, choices, extra.get("no_output"))
 
 
-def no_output() -> dict[str, str]:
-    """Settings that cannot change any output: dotted key -> why."""
-    return {leaf.key: leaf.no_output for leaf in leaves() if leaf.no_output}
+@functools.cache
+def no_output() -> Mapping[str, str]:
+    """Settings that cannot change any output: dotted key -> why (read-only; every rule's
+    params are built without them, so it is computed once)."""
+    return types.MappingProxyType({leaf.key: leaf.no_output for leaf in leaves() if leaf.no_output})
 
 
 def dump(obj: Any) -> Any:
